@@ -1,0 +1,3 @@
+"""Bakery: bake immutable infrastructure from YAML recipes into reproducible OCI images."""
+
+__version__ = "0.1.0"

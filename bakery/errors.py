@@ -1,0 +1,91 @@
+"""One error base for everything Bakery reports to a user.
+
+Every error carries a one-line message saying what is wrong and, when we know it, a hint
+saying how to fix it. The CLI (and later the HTTP API) maps the class to an exit code; anything
+that is not a ``BakeryError`` is a bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_POLICY = 3
+EXIT_INTERRUPTED = 130
+
+
+class BakeryError(Exception):
+    """Base of every error a user may see. ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = EXIT_FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and hint as the single line the CLI prints."""
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+
+class UserError(BakeryError):
+    """The input is wrong: a recipe, an argument, a reference. Fixable by the user."""
+
+    exit_code = EXIT_USAGE
+
+
+class RecipeError(UserError):
+    """A recipe is malformed; the message starts with ``file:line:col:`` when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = ""
+        if path is not None:
+            where = str(path)
+            if line is not None:
+                where += f":{line}"
+                if col is not None:
+                    where += f":{col}"
+            where += ": "
+        super().__init__(where + message, hint=hint)
+        self.path = path
+        self.line = line
+        self.col = col
+
+
+class LockError(UserError):
+    """The lockfile is missing, malformed or stale."""
+
+
+class ReferenceNotFound(UserError):
+    """An image reference (tag or digest) does not resolve in the store."""
+
+
+class StoreError(BakeryError):
+    """The local store is damaged or cannot be written."""
+
+
+class UnsafeLayerError(BakeryError):
+    """A layer tries to escape the root it is applied to, or is otherwise hostile."""
+
+
+class BuildError(BakeryError):
+    """A bake stage failed (a step exited non-zero, a package is unknown, ...)."""
+
+
+class ImageTestError(BuildError):
+    """One or more of a recipe's image tests failed; nothing was tagged."""
+
+
+class ToolError(BakeryError):
+    """An external tool is missing or failed. The message names the command."""
