@@ -1,0 +1,592 @@
+"""The bake engine: resolve → base → steps → export → test → store.
+
+One :class:`Bake` bakes one recipe. Each stage takes the values the previous one produced; only
+``store`` tags anything, so a failure anywhere leaves the tags as they were. Blobs written before a
+failure are complete and hash-valid (the store writes them atomically); they are simply not
+referenced by a tag yet, and the step cache reuses them on the next bake.
+
+The rootfs on disk is built lazily: when every filesystem step hits the cache, no rootfs is ever
+made. When step *k* misses, the rootfs is materialised from the layers before it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bakery.build import debian, snapshot, steps
+from bakery.build.cache import LayerRecord, StepCache, TestRecord, cache_key
+from bakery.build.image import (
+    ImageState,
+    Layer,
+    apply_config_step,
+    image_config,
+    image_manifest,
+    rfc3339,
+    with_history,
+)
+from bakery.build.inputs import CopySource, copy_sources
+from bakery.build.locking import LockPlan, plan_lock
+from bakery.build.report import Reporter, SilentReporter
+from bakery.build.result import (
+    BakeResult,
+    BaseResult,
+    LayerResult,
+    OutputResult,
+    StageResult,
+    TestResult,
+)
+from bakery.build.sandbox import Mount
+from bakery.build.source import SourceInfo, describe
+from bakery.checks.imagetests import run_tests
+from bakery.errors import ImageTestError, UserError
+from bakery.oci import mediatypes as mt
+from bakery.oci.apply import apply_layer
+from bakery.oci.compress import LayerSink, media_type_for, open_decompressed
+from bakery.oci.digest import chain_id
+from bakery.oci.model import Descriptor, ImageConfig, ImageManifest, canonical_json
+from bakery.oci.tarwriter import Change, write_layer_tar
+from bakery.recipe.loader import LoadedRecipe, find_recipe_by_name, load_recipe
+from bakery.recipe.lock import Lock, LockedBase, LockedPackage, LockedStep
+from bakery.recipe.model import (
+    CopyStep,
+    DebianBase,
+    ImageBase,
+    PackagesStep,
+    RecipeBase,
+    RunStep,
+    Step,
+    step_definition,
+)
+from bakery.store import Store
+
+FS_STEPS = (PackagesStep, CopyStep, RunStep)
+
+
+@dataclass(frozen=True)
+class BakeOptions:
+    """How to bake (built by the CLI; library code reads no environment of its own)."""
+
+    store: Store
+    environ: Mapping[str, str]
+    use_cache: bool = True
+    locked: bool = False
+    #: ``bakery lock``: resolve and record, without tagging
+    lock_mode: bool = False
+    #: resolve afresh even when a current lock exists (``bakery lock --update``)
+    ignore_lock: bool = False
+    reporter: Reporter = field(default_factory=SilentReporter)
+
+
+def bake(recipe_path: Path, options: BakeOptions) -> BakeResult:
+    """Bake the recipe at ``recipe_path`` (and, first, any recipe it inherits from)."""
+    return Bake(load_recipe(recipe_path), options, stack=()).run()
+
+
+@dataclass
+class _Work:
+    """Mutable state of the filesystem side of a bake."""
+
+    dir: Path
+    rootfs_valid: bool = False
+    current: snapshot.Snapshot | None = None
+
+    @property
+    def rootfs(self) -> Path:
+        return self.dir / "rootfs"
+
+    @property
+    def scratch(self) -> Path:
+        return self.dir / "scratch"
+
+
+class Bake:
+    """One recipe's bake. Use :func:`bake`."""
+
+    def __init__(self, loaded: LoadedRecipe, options: BakeOptions, *, stack: tuple[str, ...]) -> None:
+        self.loaded = loaded
+        self.recipe = loaded.recipe
+        self.options = options
+        self.store = options.store
+        self.cache = StepCache(options.store.cache_dir, options.store.oci)
+        self.stack = (*stack, self.recipe.name)
+        self.compression = self.recipe.outputs[0].oci.compression
+        self.layers: list[Layer] = []
+        self.state = ImageState()
+        self.stages: list[StageResult] = []
+        self.base_result = BaseResult(kind="scratch")
+        self.lineage: list[BaseResult] = []
+        self.locked_base: LockedBase | None = None
+        self.locked_steps: list[LockedStep] = []
+        self.steps_run = 0
+        self.steps_cached = 0
+        self._work: _Work | None = None
+        self.epoch = 0
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    def run(self) -> BakeResult:
+        with self.store.work_dir() as work_dir:
+            self._work = _Work(work_dir)
+            self._work.scratch.mkdir()
+            with self._stage("resolve", self.loaded.path.name):
+                source, plan, sources = self._resolve()
+                self.epoch = source.source_date_epoch
+            with self._stage("base", _describe_base(self.recipe.base)):
+                self._base(source, plan)
+            with self._stage("steps", f"{len(self.recipe.steps)} steps"):
+                self._steps(source, plan, sources)
+            with self._stage("export", f"{len(self.layers)} layers"):
+                config_desc, config = self._config(source)
+                manifests = self._manifests(config_desc, source)
+            with self._stage("test", f"{len(self.recipe.tests)} tests"):
+                tests = self._tests(config_desc, config)
+            with self._stage("store", "no tags (lock)" if self.options.lock_mode else "tags"):
+                outputs = self._store(manifests)
+        return self._result(source, config_desc, outputs, tests, plan)
+
+    @contextmanager
+    def _stage(self, name: str, detail: str) -> Iterator[None]:
+        self.options.reporter.stage_started(self.recipe.name, name, detail)
+        start = time.monotonic()
+        yield
+        seconds = time.monotonic() - start
+        self.stages.append(StageResult(name=name, seconds=round(seconds, 3), detail=detail))
+        self.options.reporter.stage_done(self.recipe.name, name, seconds, detail)
+
+    # -- resolve --------------------------------------------------------------------------
+
+    def _resolve(self) -> tuple[SourceInfo, LockPlan, dict[int, list[CopySource]]]:
+        source = describe(self.loaded.path, self.options.environ)
+        sources = {
+            i: copy_sources(self.loaded, i, step)
+            for i, step in enumerate(self.recipe.steps)
+            if isinstance(step, CopyStep)
+        }
+        plan = plan_lock(
+            self.loaded, sources, locked=self.options.locked, ignore=self.options.ignore_lock
+        )
+        for warning in plan.warnings:
+            self.options.reporter.warning(warning)
+        return source, plan, sources
+
+    # -- base -----------------------------------------------------------------------------
+
+    def _base(self, source: SourceInfo, plan: LockPlan) -> None:
+        base = self.recipe.base
+        fingerprint = plan.base_fingerprint
+        if isinstance(base, DebianBase):
+            self._debian_base(base, source, plan)
+        elif isinstance(base, ImageBase | RecipeBase):
+            self._image_base(base, plan)
+        else:
+            self.locked_base = LockedBase(kind="scratch", fingerprint=fingerprint)
+        if self.locked_base is None:
+            raise AssertionError("base stage left no lock entry")
+
+    def _debian_base(self, base: DebianBase, source: SourceInfo, plan: LockPlan) -> None:
+        pins = plan.base_pins
+        key = cache_key("debian", step_definition(base), _pins_json(pins), source.source_date_epoch)
+        created_by = f"bakery: debian {base.suite} {base.variant}" + (
+            f" +{','.join(base.packages)}" if base.packages else ""
+        )
+        record = self._cached(key)
+        cached = record is not None
+        if record is None:
+            work = self._work_state()
+            packages = debian.bootstrap(
+                base,
+                work.rootfs,
+                source_date_epoch=source.source_date_epoch,
+                pins=pins,
+                scratch_dir=work.scratch,
+            )
+            snap = snapshot.take(work.rootfs)
+            record = self._write_layer(snapshot.everything(snap), created_by, packages)
+            work.rootfs_valid, work.current = True, snap
+            self.cache.put_layer(key, record)
+            if pins is None:  # the same bake, pinned, gives this layer: seed the locked key
+                locked_key = cache_key(
+                    "debian", step_definition(base), _pins_json(record.packages), source.source_date_epoch
+                )
+                self.cache.put_layer(locked_key, record)
+            self.steps_run += 1
+        else:
+            self.steps_cached += 1
+        self.state = replace(self.state, architecture=base.architecture)
+        self._add_layer(record, cached=cached, source=source)
+        self.locked_base = LockedBase(
+            kind="debian", fingerprint=plan.base_fingerprint, packages=record.packages
+        )
+        self.base_result = BaseResult(kind="debian", name=f"debian:{base.suite}")
+
+    def _image_base(self, base: ImageBase | RecipeBase, plan: LockPlan) -> None:
+        oci = self.store.oci
+        if isinstance(base, RecipeBase):
+            parent = self._bake_parent(base)
+            ref, digest = parent.tags[0] if parent.tags else parent.name, parent.digest
+            self.lineage = [BaseResult(kind="recipe", name=parent.name, digest=parent.digest), *parent.lineage]
+            kind = "recipe"
+        else:
+            ref = base.image
+            digest = plan.base_digest or oci.resolve(base.image).digest
+            kind = "image"
+        if plan.base_digest is not None and plan.base_digest != digest:
+            raise UserError(
+                f"base {ref} is now {digest} but the lock pins {plan.base_digest}",
+                hint=f"run `bakery lock {self.loaded.path}` to accept the new base",
+            )
+        manifest = oci.read_manifest(digest)
+        if not isinstance(manifest, ImageManifest):
+            raise UserError(f"base {ref} is an index, not an image manifest")
+        config = oci.read_config(manifest)
+        for desc, diff_id in zip(manifest.layers, config.rootfs.diff_ids, strict=True):
+            self.layers.append(Layer(diff_id, desc, created_by=f"base {ref}", cached=True, inherited=True))
+        self.state = ImageState.from_config(config)
+        self.base_result = BaseResult(kind=kind, name=ref, digest=digest)
+        if isinstance(base, ImageBase):
+            self.lineage = [self.base_result]
+        self.locked_base = LockedBase(kind=kind, fingerprint=plan.base_fingerprint, ref=ref, digest=digest)
+
+    def _bake_parent(self, base: RecipeBase) -> BakeResult:
+        if base.recipe in self.stack:
+            cycle = " → ".join([*self.stack, base.recipe])
+            raise self.loaded.error_at(("base", "recipe"), f"inheritance cycle: {cycle}")
+        path = find_recipe_by_name(self.loaded.directory, base.recipe)
+        if path is None:
+            raise self.loaded.error_at(
+                ("base", "recipe"),
+                f"no recipe named '{base.recipe}' in {self.loaded.directory}",
+                hint="base.recipe names another recipe's `name:`; keep it in the same directory",
+            )
+        return Bake(load_recipe(path), self.options, stack=self.stack).run()
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _steps(self, source: SourceInfo, plan: LockPlan, sources: dict[int, list[CopySource]]) -> None:
+        total = len(self.recipe.steps)
+        for index, step in enumerate(self.recipe.steps):
+            label = f"step {index + 1}/{total} ({step.kind})"
+            if not isinstance(step, FS_STEPS):
+                self.state = apply_config_step(self.state, step)
+                self.state = with_history(
+                    self.state, f"bakery: {_summary(step)}", source.source_date_epoch, empty=True
+                )
+                continue
+            self._fs_step(index, step, label, source, plan, sources.get(index, []))
+
+    def _fs_step(
+        self,
+        index: int,
+        step: PackagesStep | CopyStep | RunStep,
+        label: str,
+        source: SourceInfo,
+        plan: LockPlan,
+        copy_from: list[CopySource],
+    ) -> None:
+        pins = plan.step_pins.get(index)
+        parent = chain_id([layer.diff_id for layer in self.layers])
+
+        def key_for(pinned: tuple[LockedPackage, ...] | None) -> str:
+            return cache_key(
+                "step",
+                parent,
+                step_definition(step),
+                [(s.relative, s.sha256, s.mode) for s in copy_from],
+                _pins_json(pinned),
+                self.state.env_map if isinstance(step, RunStep) else None,
+                self.state.workdir if isinstance(step, RunStep) else None,
+                source.source_date_epoch,
+            )
+
+        key = key_for(pins)
+        record = self._cached(key)
+        cached = record is not None
+        if record is None:
+            record = self._execute(index, step, label, source, pins, copy_from)
+            self.cache.put_layer(key, record)
+            if pins is None and isinstance(step, PackagesStep):
+                self.cache.put_layer(key_for(record.packages), record)
+            self.steps_run += 1
+        else:
+            self.steps_cached += 1
+            self._invalidate_rootfs()
+        self._add_layer(record, cached=cached, source=source)
+        if isinstance(step, PackagesStep):
+            fp = plan.step_fingerprints[index]
+            self.locked_steps.append(
+                LockedStep(index=index, kind="packages", fingerprint=fp, packages=record.packages)
+            )
+        elif isinstance(step, CopyStep):
+            fp = plan.step_fingerprints[index]
+            files = tuple(s.locked() for s in copy_from)
+            self.locked_steps.append(LockedStep(index=index, kind="copy", fingerprint=fp, files=files))
+
+    def _execute(
+        self,
+        index: int,
+        step: PackagesStep | CopyStep | RunStep,
+        label: str,
+        source: SourceInfo,
+        pins: tuple[LockedPackage, ...] | None,
+        copy_from: list[CopySource],
+    ) -> LayerRecord:
+        work = self._materialize()
+        before = work.current if work.current is not None else snapshot.take(work.rootfs)
+        ctx = steps.StepContext(
+            rootfs=work.rootfs,
+            scratch=work.scratch,
+            env=self.state.env_map,
+            workdir=self.state.workdir or "/",
+            source_date_epoch=source.source_date_epoch,
+        )
+        packages: list[LockedPackage] = []
+        if isinstance(step, PackagesStep):
+            packages = steps.packages_step(step, ctx, pins=pins, label=label)
+        elif isinstance(step, CopyStep):
+            steps.copy_step(step, copy_from, ctx)
+        else:
+            steps.run_step(step, ctx, secrets=self._secrets(index, step), label=label)
+        after = snapshot.take(work.rootfs)
+        work.current = after
+        return self._write_layer(snapshot.diff(before, after), f"bakery: {_summary(step)}", packages)
+
+    def _secrets(self, index: int, step: RunStep) -> list[Mount]:
+        mounts = []
+        for n, secret in enumerate(step.secrets):
+            src = Path(secret.src)
+            path = src if src.is_absolute() else self.loaded.directory / src
+            if not path.is_file():
+                raise self.loaded.error_at(
+                    ("steps", index, "secrets", n, "src"), f"secret '{secret.id}': {path} is not a file"
+                )
+            mounts.append(Mount(path, secret.dest))
+        return mounts
+
+    # -- rootfs ---------------------------------------------------------------------------
+
+    def _work_state(self) -> _Work:
+        if self._work is None:
+            raise AssertionError("no work directory")
+        return self._work
+
+    def _invalidate_rootfs(self) -> None:
+        work = self._work_state()
+        work.rootfs_valid, work.current = False, None
+
+    def _materialize(self) -> _Work:
+        """Make the on-disk rootfs match the layers so far (applying them from the store)."""
+        work = self._work_state()
+        if work.rootfs_valid:
+            return work
+        if work.rootfs.exists():
+            shutil.rmtree(work.rootfs)
+        work.rootfs.mkdir(mode=0o755)
+        for layer in self.layers:
+            with self.store.oci.open_blob(layer.descriptor.digest) as blob:
+                stream = open_decompressed(blob, layer.descriptor.media_type)
+                apply_layer(stream, work.rootfs, on_warning=self.options.reporter.warning)
+        work.rootfs_valid, work.current = True, None
+        return work
+
+    # -- layers ---------------------------------------------------------------------------
+
+    def _cached(self, key: str) -> LayerRecord | None:
+        if not self.options.use_cache:
+            return None
+        record = self.cache.get_layer(key)
+        if record is not None and self.compression not in record.blobs:
+            record = self._transcode(record)
+            self.cache.put_layer(key, record)
+        return record
+
+    def _write_layer(
+        self, changes: list[Change], created_by: str, packages: list[LockedPackage] | tuple[LockedPackage, ...]
+    ) -> LayerRecord:
+        work = self._work_state()
+        with self.store.oci.blob_writer() as writer:
+            with LayerSink(writer, self.compression) as sink:
+                write_layer_tar(
+                    work.rootfs,
+                    changes,
+                    sink,
+                    source_date_epoch=self.epoch,
+                    content_override=_emptied,
+                )
+        desc = Descriptor(media_type=media_type_for(self.compression), digest=writer.digest, size=writer.size)
+        return LayerRecord(
+            diff_id=sink.diff_id,
+            blobs={self.compression: desc},
+            created_by=created_by,
+            packages=tuple(packages),
+        )
+
+    def _transcode(self, record: LayerRecord) -> LayerRecord:
+        """Recompress a cached layer for another output compression (same diff_id)."""
+        source = next(iter(record.blobs.values()))
+        with self.store.oci.open_blob(source.digest) as blob, self.store.oci.blob_writer() as writer:
+            stream = open_decompressed(blob, source.media_type)
+            with LayerSink(writer, self.compression) as sink:
+                while chunk := stream.read(1 << 20):
+                    sink.write(chunk)
+        desc = Descriptor(media_type=media_type_for(self.compression), digest=writer.digest, size=writer.size)
+        return record.model_copy(update={"blobs": {**record.blobs, self.compression: desc}})
+
+    def _add_layer(self, record: LayerRecord, *, cached: bool, source: SourceInfo) -> None:
+        desc = record.blobs[self.compression]
+        self.layers.append(Layer(record.diff_id, desc, record.created_by, cached=cached))
+        self.state = with_history(self.state, record.created_by, source.source_date_epoch, empty=False)
+
+    # -- export ---------------------------------------------------------------------------
+
+    def _config(self, source: SourceInfo) -> tuple[Descriptor, ImageConfig]:
+        config = image_config(self.state, self.layers, source.source_date_epoch)
+        return self.store.oci.put_json(config, mt.CONFIG), config
+
+    def _manifests(self, config_desc: Descriptor, source: SourceInfo) -> list[tuple[Descriptor, tuple[str, ...], str]]:
+        annotations = self._annotations(source)
+        made = []
+        for output in self.recipe.outputs:
+            layers = [self._layer_for(layer, output.oci.compression) for layer in self.layers]
+            manifest = image_manifest(config_desc, layers, annotations)
+            desc = self.store.oci.put_json(manifest, mt.MANIFEST)
+            tags = tuple(f"{self.recipe.name}:{tag}" for tag in output.oci.tags)
+            made.append((desc, tags, output.oci.compression))
+        return made
+
+    def _layer_for(self, layer: Layer, compression: str) -> Descriptor:
+        if layer.inherited or compression == self.compression:
+            return layer.descriptor
+        key = cache_key("transcode", layer.descriptor.digest, compression)
+        record = self.cache.get_layer(key)
+        if record is None:
+            base = LayerRecord(diff_id=layer.diff_id, blobs={self.compression: layer.descriptor}, created_by="")
+            saved, self.compression = self.compression, compression
+            try:
+                record = self._transcode(base)
+            finally:
+                self.compression = saved
+            self.cache.put_layer(key, record)
+        return record.blobs[compression]
+
+    def _annotations(self, source: SourceInfo) -> dict[str, str]:
+        annotations = {
+            mt.ANN_CREATED: rfc3339(source.source_date_epoch),
+            mt.ANN_TITLE: self.recipe.name,
+            mt.ANN_VERSION: self.recipe.version,
+        }
+        if self.recipe.description:
+            annotations[mt.ANN_DESCRIPTION] = self.recipe.description
+        if source.repository:
+            annotations[mt.ANN_SOURCE] = source.repository
+        if source.revision:
+            annotations[mt.ANN_REVISION] = source.revision
+        if self.base_result.digest is not None and self.base_result.name is not None:
+            annotations[mt.ANN_BASE_NAME] = self.base_result.name
+            annotations[mt.ANN_BASE_DIGEST] = self.base_result.digest
+        return annotations
+
+    # -- test -----------------------------------------------------------------------------
+
+    def _tests(self, config_desc: Descriptor, config: ImageConfig) -> list[TestResult]:
+        tests = self.recipe.tests
+        if not tests:
+            return []
+        key = cache_key("tests", config_desc.digest, [step_definition(t) for t in tests])
+        if self.options.use_cache and self.cache.get_tests(key) is not None:
+            return [TestResult(name=t.name, passed=True, cached=True) for t in tests]
+        work = self._materialize()
+        outcomes = run_tests(tests, work.rootfs, self.state)
+        failed = [o for o in outcomes if not o.passed]
+        if failed:
+            lines = "\n".join(f"  ✗ {o.name}: {o.detail}" for o in failed)
+            raise ImageTestError(
+                f"{len(failed)} of {len(outcomes)} image tests failed for {self.recipe.name}; "
+                f"nothing was tagged:\n{lines}"
+            )
+        self.cache.put_tests(key, TestRecord(passed=tuple(o.name for o in outcomes)))
+        return [TestResult(name=o.name, passed=True, cached=False) for o in outcomes]
+
+    # -- store ----------------------------------------------------------------------------
+
+    def _store(self, manifests: list[tuple[Descriptor, tuple[str, ...], str]]) -> list[OutputResult]:
+        results = []
+        for desc, tags, compression in manifests:
+            if not self.options.lock_mode:
+                for tag in tags:
+                    self.store.oci.tag(tag, desc)
+            results.append(OutputResult(digest=desc.digest, tags=tags, compression=compression))
+        return results
+
+    def _result(
+        self,
+        source: SourceInfo,
+        config_desc: Descriptor,
+        outputs: list[OutputResult],
+        tests: list[TestResult],
+        plan: LockPlan,
+    ) -> BakeResult:
+        if self.locked_base is None:
+            raise AssertionError("no base lock entry")
+        lock = Lock(recipe=self.recipe.name, base=self.locked_base, steps=tuple(self.locked_steps))
+        return BakeResult(
+            name=self.recipe.name,
+            version=self.recipe.version,
+            digest=outputs[0].digest,
+            config_digest=config_desc.digest,
+            tags=() if self.options.lock_mode else tuple(t for o in outputs for t in o.tags),
+            layers=tuple(
+                LayerResult(
+                    digest=layer.descriptor.digest,
+                    diff_id=layer.diff_id,
+                    size=layer.descriptor.size,
+                    media_type=layer.descriptor.media_type,
+                    created_by=layer.created_by,
+                    cached=layer.cached,
+                    inherited=layer.inherited,
+                )
+                for layer in self.layers
+            ),
+            outputs=tuple(outputs),
+            base=self.base_result,
+            lineage=tuple(self.lineage),
+            source_date_epoch=source.source_date_epoch,
+            source_date_epoch_from=source.epoch_from,
+            locked=plan.using_lock,
+            steps_run=self.steps_run,
+            steps_cached=self.steps_cached,
+            tests=tuple(tests),
+            stages=tuple(self.stages),
+            lock=lock,
+        )
+
+
+def _pins_json(pins: tuple[LockedPackage, ...] | None) -> list[object] | None:
+    return None if pins is None else [p.model_dump(mode="json") for p in pins]
+
+
+def _emptied(path: str) -> bytes | None:
+    return b"" if path in snapshot.EMPTIED_FILES else None
+
+
+def _describe_base(base: object) -> str:
+    if isinstance(base, DebianBase):
+        return f"debian {base.suite} {base.variant}"
+    if isinstance(base, ImageBase):
+        return f"image {base.image}"
+    if isinstance(base, RecipeBase):
+        return f"recipe {base.recipe}"
+    return "scratch"
+
+
+def _summary(step: Step) -> str:
+    definition = step_definition(step)
+    text = " ".join(f"{k}={v}" for k, v in definition.items() if v not in (None, [], {}, False))
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+__all__ = ["Bake", "BakeOptions", "bake"]

@@ -1,0 +1,68 @@
+"""What a bake returns: the values the CLI prints (and ``--json`` emits)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from bakery.recipe.lock import Lock
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LayerResult(_Out):
+    digest: str
+    diff_id: str
+    size: int
+    media_type: str
+    created_by: str
+    cached: bool
+    inherited: bool
+
+
+class StageResult(_Out):
+    name: str
+    seconds: float
+    detail: str
+
+
+class TestResult(_Out):
+    name: str
+    passed: bool
+    cached: bool
+    detail: str = ""
+
+
+class OutputResult(_Out):
+    digest: str
+    tags: tuple[str, ...]
+    compression: str
+
+
+class BaseResult(_Out):
+    kind: str
+    name: str | None = None
+    digest: str | None = None
+
+
+class BakeResult(_Out):
+    """One baked recipe."""
+
+    name: str
+    version: str
+    digest: str
+    config_digest: str
+    tags: tuple[str, ...]
+    layers: tuple[LayerResult, ...]
+    outputs: tuple[OutputResult, ...]
+    base: BaseResult
+    lineage: tuple[BaseResult, ...]
+    source_date_epoch: int
+    source_date_epoch_from: str
+    locked: bool
+    steps_run: int
+    steps_cached: int
+    tests: tuple[TestResult, ...]
+    stages: tuple[StageResult, ...]
+    lock: Lock
