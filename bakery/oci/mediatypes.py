@@ -25,6 +25,10 @@ LAYER_TYPES: Final = frozenset(
     {LAYER_TAR, LAYER_GZIP, LAYER_ZSTD, DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR}
 )
 
+MANIFEST_TYPES: Final = frozenset({MANIFEST, DOCKER_MANIFEST})
+INDEX_TYPES: Final = frozenset({INDEX, DOCKER_MANIFEST_LIST})
+CONFIG_TYPES: Final = frozenset({CONFIG, DOCKER_CONFIG})
+
 # Annotation keys (OCI image-spec annotations.md)
 ANN_CREATED: Final = "org.opencontainers.image.created"
 ANN_VERSION: Final = "org.opencontainers.image.version"
