@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 from bakery.errors import UserError
 
@@ -44,3 +45,14 @@ def chain_id(diff_ids: list[str]) -> str:
     for diff_id in diff_ids[1:]:
         current = sha256_digest(f"{current} {diff_id}".encode())
     return current
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, streamed in 1 MiB reads (never the whole file in memory)."""
+    h = hashlib.sha256()
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
