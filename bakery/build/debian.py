@@ -23,9 +23,7 @@ PIN_FILE = "/etc/apt/preferences.d/bakery-lock"
 HOST_FILES = ("etc/resolv.conf", "etc/hostname")
 
 
-def mmdebstrap_argv(
-    base: DebianBase, rootfs: Path, *, pins_file: Path | None
-) -> list[str]:
+def mmdebstrap_argv(base: DebianBase, rootfs: Path, *, pins_file: Path | None) -> list[str]:
     """The mmdebstrap command line for ``base``."""
     argv = [
         "mmdebstrap",
@@ -84,8 +82,9 @@ def bootstrap(
 def _bootstrap_failure(base: DebianBase, done: proc.Completed, *, locked: bool) -> BuildError:
     output = proc.tail(done.stdout + "\n" + done.stderr)
     unknown = [
-        line for line in output.splitlines() if "Unable to locate package" in line
-        or "has no installation candidate" in line
+        line
+        for line in output.splitlines()
+        if "Unable to locate package" in line or "has no installation candidate" in line
     ]
     if unknown:
         return BuildError(

@@ -49,7 +49,9 @@ def downloaded_debs(rootfs: Path) -> dict[tuple[str, str, str], str]:
     return debs
 
 
-def locked_packages(packages: Installed, debs: dict[tuple[str, str, str], str]) -> list[LockedPackage]:
+def locked_packages(
+    packages: Installed, debs: dict[tuple[str, str, str], str]
+) -> list[LockedPackage]:
     """Pair installed packages with the sha256 of the .deb they came from, sorted."""
     missing = [f"{n}={v}" for (n, a), v in packages.items() if (n, v, a) not in debs]
     if missing:
@@ -96,5 +98,7 @@ def compare(expected: Iterable[LockedPackage], actual: Iterable[LockedPackage]) 
             problems.append(f"{g.name} {g.version} was installed but is not in the lock")
         elif w is not None and g is not None and (w.version, w.sha256) != (g.version, g.sha256):
             detail = "version" if w.version != g.version else ".deb sha256"
-            problems.append(f"{w.name}: locked {w.version}, installed {g.version} ({detail} differs)")
+            problems.append(
+                f"{w.name}: locked {w.version}, installed {g.version} ({detail} differs)"
+            )
     return problems

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from bakery.build import debian, snapshot, steps
 from bakery.build.cache import LayerRecord, StepCache, TestRecord, cache_key
@@ -48,7 +49,7 @@ from bakery.oci import mediatypes as mt
 from bakery.oci.apply import apply_layer
 from bakery.oci.compress import LayerSink, media_type_for, open_decompressed
 from bakery.oci.digest import chain_id
-from bakery.oci.model import Descriptor, ImageConfig, ImageManifest, canonical_json
+from bakery.oci.model import Descriptor, ImageConfig, ImageManifest
 from bakery.oci.tarwriter import Change, write_layer_tar
 from bakery.recipe.loader import LoadedRecipe, find_recipe_by_name, load_recipe
 from bakery.recipe.lock import Lock, LockedBase, LockedPackage, LockedStep
@@ -65,6 +66,9 @@ from bakery.recipe.model import (
 from bakery.store import Store
 
 FS_STEPS = (PackagesStep, CopyStep, RunStep)
+Compression = Literal["gzip", "zstd"]
+#: one output's manifest, its full tag names and its layer compression
+_Manifest = tuple[Descriptor, tuple[str, ...], Compression]
 
 
 @dataclass(frozen=True)
@@ -107,14 +111,16 @@ class _Work:
 class Bake:
     """One recipe's bake. Use :func:`bake`."""
 
-    def __init__(self, loaded: LoadedRecipe, options: BakeOptions, *, stack: tuple[str, ...]) -> None:
+    def __init__(
+        self, loaded: LoadedRecipe, options: BakeOptions, *, stack: tuple[str, ...]
+    ) -> None:
         self.loaded = loaded
         self.recipe = loaded.recipe
         self.options = options
         self.store = options.store
         self.cache = StepCache(options.store.cache_dir, options.store.oci)
         self.stack = (*stack, self.recipe.name)
-        self.compression = self.recipe.outputs[0].oci.compression
+        self.compression: Compression = self.recipe.outputs[0].oci.compression
         self.layers: list[Layer] = []
         self.state = ImageState()
         self.stages: list[StageResult] = []
@@ -211,7 +217,10 @@ class Bake:
             self.cache.put_layer(key, record)
             if pins is None:  # the same bake, pinned, gives this layer: seed the locked key
                 locked_key = cache_key(
-                    "debian", step_definition(base), _pins_json(record.packages), source.source_date_epoch
+                    "debian",
+                    step_definition(base),
+                    _pins_json(record.packages),
+                    source.source_date_epoch,
                 )
                 self.cache.put_layer(locked_key, record)
             self.steps_run += 1
@@ -226,11 +235,14 @@ class Bake:
 
     def _image_base(self, base: ImageBase | RecipeBase, plan: LockPlan) -> None:
         oci = self.store.oci
+        kind: Literal["image", "recipe"] = "recipe"
         if isinstance(base, RecipeBase):
             parent = self._bake_parent(base)
             ref, digest = parent.tags[0] if parent.tags else parent.name, parent.digest
-            self.lineage = [BaseResult(kind="recipe", name=parent.name, digest=parent.digest), *parent.lineage]
-            kind = "recipe"
+            self.lineage = [
+                BaseResult(kind="recipe", name=parent.name, digest=parent.digest),
+                *parent.lineage,
+            ]
         else:
             ref = base.image
             digest = plan.base_digest or oci.resolve(base.image).digest
@@ -245,12 +257,16 @@ class Bake:
             raise UserError(f"base {ref} is an index, not an image manifest")
         config = oci.read_config(manifest)
         for desc, diff_id in zip(manifest.layers, config.rootfs.diff_ids, strict=True):
-            self.layers.append(Layer(diff_id, desc, created_by=f"base {ref}", cached=True, inherited=True))
+            self.layers.append(
+                Layer(diff_id, desc, created_by=f"base {ref}", cached=True, inherited=True)
+            )
         self.state = ImageState.from_config(config)
         self.base_result = BaseResult(kind=kind, name=ref, digest=digest)
         if isinstance(base, ImageBase):
             self.lineage = [self.base_result]
-        self.locked_base = LockedBase(kind=kind, fingerprint=plan.base_fingerprint, ref=ref, digest=digest)
+        self.locked_base = LockedBase(
+            kind=kind, fingerprint=plan.base_fingerprint, ref=ref, digest=digest
+        )
 
     def _bake_parent(self, base: RecipeBase) -> BakeResult:
         if base.recipe in self.stack:
@@ -267,7 +283,9 @@ class Bake:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _steps(self, source: SourceInfo, plan: LockPlan, sources: dict[int, list[CopySource]]) -> None:
+    def _steps(
+        self, source: SourceInfo, plan: LockPlan, sources: dict[int, list[CopySource]]
+    ) -> None:
         total = len(self.recipe.steps)
         for index, step in enumerate(self.recipe.steps):
             label = f"step {index + 1}/{total} ({step.kind})"
@@ -324,7 +342,9 @@ class Bake:
         elif isinstance(step, CopyStep):
             fp = plan.step_fingerprints[index]
             files = tuple(s.locked() for s in copy_from)
-            self.locked_steps.append(LockedStep(index=index, kind="copy", fingerprint=fp, files=files))
+            self.locked_steps.append(
+                LockedStep(index=index, kind="copy", fingerprint=fp, files=files)
+            )
 
     def _execute(
         self,
@@ -353,7 +373,9 @@ class Bake:
             steps.run_step(step, ctx, secrets=self._secrets(index, step), label=label)
         after = snapshot.take(work.rootfs)
         work.current = after
-        return self._write_layer(snapshot.diff(before, after), f"bakery: {_summary(step)}", packages)
+        return self._write_layer(
+            snapshot.diff(before, after), f"bakery: {_summary(step)}", packages
+        )
 
     def _secrets(self, index: int, step: RunStep) -> list[Mount]:
         mounts = []
@@ -362,7 +384,8 @@ class Bake:
             path = src if src.is_absolute() else self.loaded.directory / src
             if not path.is_file():
                 raise self.loaded.error_at(
-                    ("steps", index, "secrets", n, "src"), f"secret '{secret.id}': {path} is not a file"
+                    ("steps", index, "secrets", n, "src"),
+                    f"secret '{secret.id}': {path} is not a file",
                 )
             mounts.append(Mount(path, secret.dest))
         return mounts
@@ -400,24 +423,31 @@ class Bake:
             return None
         record = self.cache.get_layer(key)
         if record is not None and self.compression not in record.blobs:
-            record = self._transcode(record)
+            record = self._transcode(record, self.compression)
             self.cache.put_layer(key, record)
         return record
 
     def _write_layer(
-        self, changes: list[Change], created_by: str, packages: list[LockedPackage] | tuple[LockedPackage, ...]
+        self,
+        changes: list[Change],
+        created_by: str,
+        packages: list[LockedPackage] | tuple[LockedPackage, ...],
     ) -> LayerRecord:
         work = self._work_state()
-        with self.store.oci.blob_writer() as writer:
-            with LayerSink(writer, self.compression) as sink:
-                write_layer_tar(
-                    work.rootfs,
-                    changes,
-                    sink,
-                    source_date_epoch=self.epoch,
-                    content_override=_emptied,
-                )
-        desc = Descriptor(media_type=media_type_for(self.compression), digest=writer.digest, size=writer.size)
+        with (
+            self.store.oci.blob_writer() as writer,
+            LayerSink(writer, self.compression) as sink,
+        ):
+            write_layer_tar(
+                work.rootfs,
+                changes,
+                sink,
+                source_date_epoch=self.epoch,
+                content_override=_emptied,
+            )
+        desc = Descriptor(
+            media_type=media_type_for(self.compression), digest=writer.digest, size=writer.size
+        )
         return LayerRecord(
             diff_id=sink.diff_id,
             blobs={self.compression: desc},
@@ -425,21 +455,26 @@ class Bake:
             packages=tuple(packages),
         )
 
-    def _transcode(self, record: LayerRecord) -> LayerRecord:
+    def _transcode(self, record: LayerRecord, to: Compression) -> LayerRecord:
         """Recompress a cached layer for another output compression (same diff_id)."""
         source = next(iter(record.blobs.values()))
-        with self.store.oci.open_blob(source.digest) as blob, self.store.oci.blob_writer() as writer:
+        with (
+            self.store.oci.open_blob(source.digest) as blob,
+            self.store.oci.blob_writer() as writer,
+        ):
             stream = open_decompressed(blob, source.media_type)
-            with LayerSink(writer, self.compression) as sink:
+            with LayerSink(writer, to) as sink:
                 while chunk := stream.read(1 << 20):
                     sink.write(chunk)
-        desc = Descriptor(media_type=media_type_for(self.compression), digest=writer.digest, size=writer.size)
-        return record.model_copy(update={"blobs": {**record.blobs, self.compression: desc}})
+        desc = Descriptor(media_type=media_type_for(to), digest=writer.digest, size=writer.size)
+        return record.model_copy(update={"blobs": {**record.blobs, to: desc}})
 
     def _add_layer(self, record: LayerRecord, *, cached: bool, source: SourceInfo) -> None:
         desc = record.blobs[self.compression]
         self.layers.append(Layer(record.diff_id, desc, record.created_by, cached=cached))
-        self.state = with_history(self.state, record.created_by, source.source_date_epoch, empty=False)
+        self.state = with_history(
+            self.state, record.created_by, source.source_date_epoch, empty=False
+        )
 
     # -- export ---------------------------------------------------------------------------
 
@@ -447,9 +482,9 @@ class Bake:
         config = image_config(self.state, self.layers, source.source_date_epoch)
         return self.store.oci.put_json(config, mt.CONFIG), config
 
-    def _manifests(self, config_desc: Descriptor, source: SourceInfo) -> list[tuple[Descriptor, tuple[str, ...], str]]:
+    def _manifests(self, config_desc: Descriptor, source: SourceInfo) -> list[_Manifest]:
         annotations = self._annotations(source)
-        made = []
+        made: list[_Manifest] = []
         for output in self.recipe.outputs:
             layers = [self._layer_for(layer, output.oci.compression) for layer in self.layers]
             manifest = image_manifest(config_desc, layers, annotations)
@@ -458,18 +493,16 @@ class Bake:
             made.append((desc, tags, output.oci.compression))
         return made
 
-    def _layer_for(self, layer: Layer, compression: str) -> Descriptor:
+    def _layer_for(self, layer: Layer, compression: Compression) -> Descriptor:
         if layer.inherited or compression == self.compression:
             return layer.descriptor
         key = cache_key("transcode", layer.descriptor.digest, compression)
         record = self.cache.get_layer(key)
         if record is None:
-            base = LayerRecord(diff_id=layer.diff_id, blobs={self.compression: layer.descriptor}, created_by="")
-            saved, self.compression = self.compression, compression
-            try:
-                record = self._transcode(base)
-            finally:
-                self.compression = saved
+            base = LayerRecord(
+                diff_id=layer.diff_id, blobs={self.compression: layer.descriptor}, created_by=""
+            )
+            record = self._transcode(base, compression)
             self.cache.put_layer(key, record)
         return record.blobs[compression]
 
@@ -513,7 +546,7 @@ class Bake:
 
     # -- store ----------------------------------------------------------------------------
 
-    def _store(self, manifests: list[tuple[Descriptor, tuple[str, ...], str]]) -> list[OutputResult]:
+    def _store(self, manifests: list[_Manifest]) -> list[OutputResult]:
         results = []
         for desc, tags, compression in manifests:
             if not self.options.lock_mode:

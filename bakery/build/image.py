@@ -75,7 +75,9 @@ class ImageState:
     """Everything the image config will hold, updated step by step."""
 
     architecture: str = field(default_factory=host_architecture)
-    env: tuple[tuple[str, str], ...] = (("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),)
+    env: tuple[tuple[str, str], ...] = (
+        ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    )
     user: str = ""
     workdir: str = ""
     entrypoint: tuple[str, ...] | None = None
@@ -136,7 +138,9 @@ def apply_config_step(state: ImageState, step: Step) -> ImageState:
 
 
 def with_history(state: ImageState, created_by: str, epoch: int, *, empty: bool) -> ImageState:
-    entry = History(created=rfc3339(epoch), created_by=created_by, empty_layer=True if empty else None)
+    entry = History(
+        created=rfc3339(epoch), created_by=created_by, empty_layer=True if empty else None
+    )
     return replace(state, history=(*state.history, entry))
 
 

@@ -65,9 +65,12 @@ def _directory_sources(
             path = Path(dirpath, name)
             if path.is_symlink() and not path.resolve().is_relative_to(base):
                 raise loaded.error_at(
-                    loc, f"'{path.relative_to(base)}' is a symlink pointing outside the recipe directory"
+                    loc,
+                    f"'{path.relative_to(base)}' is a symlink to outside the recipe directory",
                 )
-            sources.append(_source(path, path.relative_to(top).as_posix(), base, from_directory=True))
+            sources.append(
+                _source(path, path.relative_to(top).as_posix(), base, from_directory=True)
+            )
     return sorted(sources, key=lambda s: s.relative)
 
 
@@ -82,7 +85,9 @@ def _source(path: Path, relative: str, base: Path, *, from_directory: bool) -> C
     return CopySource(
         path=path,
         relative=relative,
-        recipe_relative=path.relative_to(base).as_posix() if path.is_relative_to(base) else relative,
+        recipe_relative=path.relative_to(base).as_posix()
+        if path.is_relative_to(base)
+        else relative,
         mode=stat.S_IMODE(st.st_mode),
         is_symlink=is_link,
         from_directory=from_directory,

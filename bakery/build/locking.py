@@ -15,7 +15,14 @@ from bakery.build.inputs import CopySource
 from bakery.errors import LockError
 from bakery.recipe.loader import LoadedRecipe
 from bakery.recipe.lock import Lock, LockedPackage, lock_path_for, read_lock
-from bakery.recipe.model import CopyStep, DebianBase, ImageBase, PackagesStep, RecipeBase, step_definition
+from bakery.recipe.model import (
+    CopyStep,
+    DebianBase,
+    ImageBase,
+    PackagesStep,
+    RecipeBase,
+    step_definition,
+)
 
 
 def fingerprint(definition: Any) -> str:
@@ -37,7 +44,11 @@ class LockPlan:
 
 
 def plan_lock(
-    loaded: LoadedRecipe, sources: dict[int, list[CopySource]], *, locked: bool, ignore: bool = False
+    loaded: LoadedRecipe,
+    sources: dict[int, list[CopySource]],
+    *,
+    locked: bool,
+    ignore: bool = False,
 ) -> LockPlan:
     """Read ``RECIPE.lock`` if present and decide what it pins (nothing when ``ignore``)."""
     recipe = loaded.recipe

@@ -120,9 +120,7 @@ def diff(before: Snapshot, after: Snapshot) -> list[Change]:
         if path in after:
             continue
         parent = path.rpartition("/")[0]
-        if parent == "" or (
-            parent in after and after[parent].is_dir and before[parent].is_dir
-        ):
+        if parent == "" or (parent in after and after[parent].is_dir and before[parent].is_dir):
             changes.append(Change(path, "delete"))
     return changes
 

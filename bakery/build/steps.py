@@ -37,7 +37,9 @@ class StepContext:
     source_date_epoch: int
 
 
-def run_step(step: RunStep, ctx: StepContext, *, secrets: Sequence[sandbox.Mount], label: str) -> None:
+def run_step(
+    step: RunStep, ctx: StepContext, *, secrets: Sequence[sandbox.Mount], label: str
+) -> None:
     """Run a shell step; a non-zero exit fails the bake with the last lines of its output."""
     spec = sandbox.SandboxSpec(
         rootfs=ctx.rootfs,
@@ -89,10 +91,7 @@ def copy_step(step: CopyStep, sources: Sequence[CopySource], ctx: StepContext) -
     uid, gid = resolve_owner(ctx.rootfs, step.owner)
     dest_is_dir = step.dest.endswith("/") or len(sources) > 1 or sources[0].from_directory
     for source in sources:
-        if dest_is_dir:
-            target_rel = f"{step.dest.rstrip('/')}/{source.relative}"
-        else:
-            target_rel = step.dest
+        target_rel = f"{step.dest.rstrip('/')}/{source.relative}" if dest_is_dir else step.dest
         target = secure_join(ctx.rootfs, target_rel)
         _make_parents(ctx.rootfs, target)
         if target.is_dir() and not target.is_symlink():
@@ -137,7 +136,9 @@ def _id_table(rootfs: Path, rel: str) -> dict[str, list[str]]:
     path = secure_join(rootfs, rel)
     if not path.is_file():
         return {}
-    rows = (line.split(":") for line in path.read_text(encoding="utf-8", errors="replace").splitlines())
+    rows = (
+        line.split(":") for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+    )
     return {row[0]: row for row in rows if len(row) >= 4}
 
 

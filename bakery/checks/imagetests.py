@@ -6,20 +6,22 @@ read the host). ``command`` tests run in bubblewrap over a read-only rootfs with
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bakery.build import sandbox
 from bakery.build.image import ImageState
 from bakery.build.steps import resolve_owner
-from bakery.errors import BakeryError
+from bakery.errors import BakeryError, BuildError
 from bakery.oci.securepath import secure_join
 from bakery.recipe.model import CommandTest, FileTest, ImageTest, MetadataTest
 
 #: how much of a file a ``contains`` test reads
 MAX_CONTAINS_BYTES = 16 << 20
+MAX_SYMLINKS = 40
 
 
 @dataclass(frozen=True)
@@ -52,18 +54,36 @@ def _run(test: ImageTest, rootfs: Path, state: ImageState) -> Outcome:
     return Outcome(test.name, not problems, "; ".join(problems))
 
 
+def follow_in_root(rootfs: Path, path: str) -> Path:
+    """Like :func:`secure_join`, but the final component's symlinks are followed too (in root)."""
+    current = path
+    for _ in range(MAX_SYMLINKS):
+        joined = secure_join(rootfs, current)
+        if not joined.is_symlink():
+            return joined
+        target = os.readlink(joined)
+        parent = PurePosixPath("/", joined.relative_to(rootfs).as_posix()).parent
+        current = target if target.startswith("/") else str(parent / target)
+    raise BuildError(f"{path}: too many levels of symbolic links")
+
+
 def _file(test: FileTest, rootfs: Path) -> list[str]:
     spec = test.file
-    path = secure_join(rootfs, spec.path)
+    link = secure_join(rootfs, spec.path)
+    if not (link.exists() or link.is_symlink()):
+        return [f"{spec.path} does not exist"] if spec.exists else []
+    path = follow_in_root(rootfs, spec.path)
     present = path.exists() or path.is_symlink()
     if not spec.exists:
-        return [f"{spec.path} exists but should be absent"] if present else []
+        return [f"{spec.path} exists but should be absent"]
     if not present:
-        return [f"{spec.path} does not exist"]
+        return [f"{spec.path} is a dangling symlink"]
     st = path.lstat()
     problems = []
     if spec.mode is not None and stat.S_IMODE(st.st_mode) != spec.mode:
-        problems.append(f"{spec.path} has mode {stat.S_IMODE(st.st_mode):04o}, expected {spec.mode:04o}")
+        problems.append(
+            f"{spec.path} has mode {stat.S_IMODE(st.st_mode):04o}, expected {spec.mode:04o}"
+        )
     if spec.owner is not None:
         want = resolve_owner(rootfs, spec.owner)
         if (st.st_uid, st.st_gid) != want:
@@ -96,7 +116,10 @@ def _command(test: CommandTest, rootfs: Path, state: ImageState) -> list[str]:
     problems = []
     if done.returncode != spec.exit:
         problems.append(f"exit code {done.returncode}, expected {spec.exit}")
-    for stream, pattern, text in (("stdout", spec.stdout, done.stdout), ("stderr", spec.stderr, done.stderr)):
+    for stream, pattern, text in (
+        ("stdout", spec.stdout, done.stdout),
+        ("stderr", spec.stderr, done.stderr),
+    ):
         if pattern is not None and re.search(pattern, text, re.MULTILINE) is None:
             problems.append(f"{stream} does not match /{pattern}/: {_excerpt(text)}")
     if problems and done.returncode != 0:
@@ -126,7 +149,8 @@ def _metadata(test: MetadataTest, state: ImageState) -> list[str]:
             problems.append(f"label {key}={labels.get(key)!r}, expected {value!r}")
     missing = sorted(set(spec.expose or ()) - set(state.exposed))
     if missing:
-        problems.append(f"ports {', '.join(missing)} are not exposed (exposed: {', '.join(state.exposed) or 'none'})")
+        exposed = ", ".join(state.exposed) or "none"
+        problems.append(f"ports {', '.join(missing)} are not exposed (exposed: {exposed})")
     return problems
 
 

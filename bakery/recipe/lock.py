@@ -110,7 +110,11 @@ def read_lock(path: Path) -> Lock:
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise LockError(f"{path}: invalid lockfile at {where}: {first['msg']}", hint=regenerate) from e
+        raise LockError(
+            f"{path}: invalid lockfile at {where}: {first['msg']}", hint=regenerate
+        ) from e
     if lock.lock_version != LOCK_VERSION:
-        raise LockError(f"{path}: lockfile version {lock.lock_version} is not supported", hint=regenerate)
+        raise LockError(
+            f"{path}: lockfile version {lock.lock_version} is not supported", hint=regenerate
+        )
     return lock

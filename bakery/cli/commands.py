@@ -1,0 +1,238 @@
+"""The commands. Each parses its options, calls the library and renders; nothing more."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bakery.build.engine import BakeOptions, bake
+from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
+from bakery.errors import EXIT_FAILURE, StoreError
+from bakery.oci.archive import export_docker_archive, export_oci_archive
+from bakery.oci.model import ImageManifest
+from bakery.recipe.lock import lock_path_for, render_lock, write_lock
+from bakery.recipe.schema import render_schema
+from bakery.store import DEFAULT_STORE, Store
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+store_option = click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="BAKERY_STORE",
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="The local store (env BAKERY_STORE).",
+)
+recipe_argument = click.argument(
+    "recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+
+
+@click.command("bake")
+@recipe_argument
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--no-cache", is_flag=True, help="Run every step; reuse nothing from the step cache.")
+@click.option("--locked", is_flag=True, help="Fail unless RECIPE.lock exists and is current.")
+def bake_command(
+    recipe: Path, store_dir: Path, as_json: bool, no_cache: bool, locked: bool
+) -> None:
+    """Bake RECIPE into the local store and tag it.
+
+    Uses RECIPE.lock (beside the recipe) when it exists and is current.
+    """
+    options = BakeOptions(
+        store=Store.open(store_dir),
+        environ=dict(os.environ),
+        use_cache=not no_cache,
+        locked=locked,
+        reporter=ConsoleReporter(err),
+    )
+    result = bake(recipe, options)
+    if as_json:
+        click.echo(bake_json(result))
+    else:
+        out.print(bake_summary(result))
+
+
+@click.command("lock")
+@recipe_argument
+@store_option
+@click.option(
+    "--update", is_flag=True, help="Re-resolve everything from the mirror and registries."
+)
+@click.option(
+    "--check", is_flag=True, help="Only report whether the lock would change (exit 1 if so)."
+)
+def lock_command(recipe: Path, store_dir: Path, update: bool, check: bool) -> None:
+    """Resolve every moving input of RECIPE into RECIPE.lock.
+
+    Debian packages (with dependencies) get exact versions and .deb sha256s, bases their
+    digests, copied files their sha256. Unchanged parts keep their pins unless --update.
+    """
+    options = BakeOptions(
+        store=Store.open(store_dir),
+        environ=dict(os.environ),
+        use_cache=not update,
+        lock_mode=True,
+        ignore_lock=update,
+        reporter=ConsoleReporter(err),
+    )
+    result = bake(recipe, options)
+    path = lock_path_for(recipe)
+    text = render_lock(result.lock)
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if check:
+        if current != text:
+            err.print(f"{path} is out of date")
+            sys.exit(EXIT_FAILURE)
+        err.print(f"{path} is up to date")
+        return
+    write_lock(result.lock, path)
+    packages = len(result.lock.base.packages) + sum(len(s.packages) for s in result.lock.steps)
+    verb = "unchanged" if current == text else "written"
+    out.print(f"{path} {verb}: {packages} Debian packages, base {result.lock.base.kind}")
+
+
+@click.command("images")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def images_command(store_dir: Path, as_json: bool) -> None:
+    """List the tags in the local store with their digests."""
+    layout = Store.open(store_dir).oci
+    rows: list[dict[str, str | int]] = []
+    for name, desc in layout.tags():
+        manifest = layout.read_manifest(desc.digest)
+        size = desc.size
+        if isinstance(manifest, ImageManifest):
+            size += manifest.config.size + sum(layer.size for layer in manifest.layers)
+        created = (desc.annotations or {}).get("org.opencontainers.image.created", "")
+        rows.append({"tag": name, "digest": desc.digest, "size": size, "created": created})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(box=None)
+    for column in ("TAG", "DIGEST", "SIZE"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["tag"]), str(row["digest"])[:19] + "…", human_size(int(row["size"])))
+    out.print(table)
+
+
+@click.command("inspect")
+@click.argument("ref")
+@store_option
+def inspect_command(ref: str, store_dir: Path) -> None:
+    """Print the manifest, config and layers of REF (a tag or digest) as JSON."""
+    layout = Store.open(store_dir).oci
+    desc = layout.resolve(ref)
+    manifest = layout.read_manifest(desc.digest)
+    doc: dict[str, object] = {
+        "digest": desc.digest,
+        "manifest": json.loads(layout.read_blob(desc.digest)),
+    }
+    if isinstance(manifest, ImageManifest):
+        config = layout.read_config(manifest)
+        doc["config"] = json.loads(layout.read_blob(manifest.config.digest))
+        doc["layers"] = [
+            {
+                "digest": layer.digest,
+                "diff_id": diff_id,
+                "size": layer.size,
+                "mediaType": layer.media_type,
+            }
+            for layer, diff_id in zip(manifest.layers, config.rootfs.diff_ids, strict=True)
+        ]
+    click.echo(json.dumps(doc, indent=2))
+
+
+@click.command("export")
+@click.argument("ref")
+@store_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["oci-archive", "docker-archive"]),
+    default="oci-archive",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export_command(ref: str, store_dir: Path, fmt: str, output: Path) -> None:
+    """Export REF as a tar archive that other tools load (docker load, skopeo, podman)."""
+    layout = Store.open(store_dir).oci
+    if fmt == "oci-archive":
+        export_oci_archive(layout, ref, output)
+    else:
+        repo_tag = ref if ":" in ref and not ref.startswith("sha256:") else f"{ref}:latest"
+        export_docker_archive(layout, ref, output, repo_tag=repo_tag)
+    out.print(f"wrote {output} ({human_size(output.stat().st_size)})")
+
+
+@click.group("store")
+def store_group() -> None:
+    """Maintain the local store."""
+
+
+@store_group.command("check")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
+def store_check_command(store_dir: Path, as_json: bool) -> None:
+    """Verify every blob's hash and every reference; exit 1 on any error."""
+    layout = Store.open(store_dir).oci
+    problems = layout.check()
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {"severity": p.severity, "location": p.location, "message": p.message}
+                    for p in problems
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for p in problems:
+            colour = "red" if p.severity == "error" else "yellow"
+            out.print(f"[{colour}]{p.severity}[/]: {p.location}: {p.message}")
+        out.print(
+            f"store {store_dir}: {len(errors)} errors, {len(problems) - len(errors)} warnings"
+        )
+    if errors:
+        raise StoreError(f"the store at {store_dir} has {len(errors)} problems (listed above)")
+
+
+@click.command("schema")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."
+)
+def schema_command(output: Path | None) -> None:
+    """Print (or write) the JSON Schema of recipes."""
+    text = render_schema()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def register(group: click.Group) -> None:
+    """Attach every command to the top-level group."""
+    for command in (
+        bake_command,
+        lock_command,
+        images_command,
+        inspect_command,
+        export_command,
+        store_group,
+        schema_command,
+    ):
+        group.add_command(command)

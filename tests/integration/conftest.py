@@ -1,0 +1,64 @@
+"""Fixtures for integration tests: a session store with the golden recipes baked once, dockerd."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RECIPES, bakery, require_root, require_tools
+
+#: the session store is baked with this epoch; tests that reuse its cache must use it too
+SDE = {"SOURCE_DATE_EPOCH": "1700000000"}
+
+
+@pytest.fixture(scope="session")
+def session_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("store") / ".bakery"
+
+
+@pytest.fixture(scope="session")
+def baked(session_store: Path) -> dict[str, dict[str, Any]]:
+    """debian-base and nginx baked once per session (nginx inherits debian-base)."""
+    require_root()
+    require_tools("mmdebstrap", "bwrap", "pigz")
+    results = {}
+    for name in ("debian-base", "nginx"):
+        done = bakery("bake", RECIPES / f"{name}.yaml", "--store", session_store, "--json", env=SDE)
+        assert done.returncode == 0, done.stderr
+        results[name] = json.loads(done.stdout)
+    return results
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> None:
+    """A running Docker engine: `.ci/run` starts one; outside CI the fixture starts it."""
+    require_root()
+    require_tools("docker", "dockerd")
+    if _docker_ok():
+        return
+    log = open("/tmp/bakery-test-dockerd.log", "ab")  # noqa: SIM115 - lives as long as dockerd
+    subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if _docker_ok():
+            return
+        time.sleep(1)
+    pytest.fail(
+        "dockerd did not start within 60 s; see /tmp/bakery-test-dockerd.log", pytrace=False
+    )
+
+
+def _docker_ok() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+def copy_recipes(dest: Path) -> Path:
+    """A private copy of recipes/ (tests that edit recipes or lock them)."""
+    shutil.copytree(RECIPES, dest, ignore=shutil.ignore_patterns("*.lock"))
+    return dest
