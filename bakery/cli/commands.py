@@ -20,7 +20,9 @@ from bakery.recipe.lock import lock_path_for, render_lock, write_lock
 from bakery.recipe.schema import render_schema
 from bakery.store import DEFAULT_STORE, Store
 
-out = Console(highlight=False, soft_wrap=True)
+#: wide enough for a digest on one line when output goes to a file or a CI log
+_PIPE_WIDTH = 160
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 store_option = click.option(

@@ -45,8 +45,8 @@ class ConsoleReporter:
 def bake_summary(result: BakeResult) -> Table:
     """A short table of what a bake produced."""
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     size = sum(layer.size for layer in result.layers)
     cached = sum(1 for layer in result.layers if layer.cached)
     rows = [

@@ -1,0 +1,263 @@
+"""Side-by-side benchmarks of the bake core against its peers, in one run.
+
+    .venv/bin/python benchmarks/run.py            # all of them (needs root, dockerd for #1)
+    .venv/bin/python benchmarks/run.py --only export
+
+Writes benchmarks/results.json and benchmarks/results.md. Each benchmark runs Bakery and its peer
+on the same input in the same run, and reports the ratio next to the issue's target:
+
+1. warm re-bake of debian-base, nothing changed (median of 5)  vs  warm `docker build`
+2. cold bake of debian-base                                    vs  bare `mmdebstrap`, same packages
+3. layer export (tar + zstd + sha256) of the same rootfs       vs  tar --sort=name | zstd -T0 | sha256sum
+4. peak RSS while baking a recipe that copies a 1 GiB file     (target ≤ 300 MB)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+BAKERY = [sys.executable, "-m", "bakery"]
+WORK = REPO / "benchmarks" / "work"
+SDE = {"SOURCE_DATE_EPOCH": "1700000000"}
+
+
+def sh(argv: list[str] | str, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    """Run a command, fail loudly, return its wall time in seconds."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        argv,
+        shell=isinstance(argv, str),
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        executable="/bin/bash" if isinstance(argv, str) else None,
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {argv}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def median_of(n: int, fn: Callable[[], float]) -> tuple[float, list[float]]:
+    runs = [fn() for _ in range(n)]
+    return statistics.median(runs), runs
+
+
+# -- 1 & 2: bakes -----------------------------------------------------------------------------
+
+
+def bench_cold(results: dict[str, Any]) -> Path:
+    """Cold bake vs bare mmdebstrap (same variant and packages). Returns the mmdebstrap rootfs."""
+    rootfs = WORK / "mmdebstrap-rootfs"
+    shutil.rmtree(rootfs, ignore_errors=True)
+    store = WORK / "cold-store"
+    shutil.rmtree(store, ignore_errors=True)
+    mm = sh(
+        ["mmdebstrap", "--variant=minbase", "--mode=root", "--include=ca-certificates", "bookworm", str(rootfs)],
+        env=SDE,
+    )
+    bake = sh([*BAKERY, "bake", "recipes/debian-base.yaml", "--no-cache", "--store", str(store)], env=SDE, cwd=REPO)
+    results["cold_bake"] = {
+        "bakery_s": round(bake, 2),
+        "mmdebstrap_s": round(mm, 2),
+        "ratio": round(bake / mm, 3),
+        "target": "ratio <= 1.2",
+        "command": "bakery bake recipes/debian-base.yaml --no-cache  vs  mmdebstrap --variant=minbase --mode=root --include=ca-certificates bookworm DIR",
+    }
+    return rootfs
+
+
+def bench_warm(results: dict[str, Any], rootfs: Path) -> None:
+    """Warm re-bake (median of 5) vs a warm `docker build` of an equivalent Dockerfile."""
+    store = WORK / "cold-store"  # warm: baked by bench_cold
+    warm, runs = median_of(5, lambda: sh([*BAKERY, "bake", "recipes/debian-base.yaml", "--store", str(store)], env=SDE, cwd=REPO))
+    entry: dict[str, Any] = {
+        "bakery_median_s": round(warm, 3),
+        "bakery_runs_s": [round(r, 3) for r in runs],
+        "target": "bakery_median_s <= 1.0",
+        "command": "bakery bake recipes/debian-base.yaml (store already baked), 5 runs",
+    }
+    docker = _docker_warm_build(rootfs)
+    if docker is not None:
+        entry["docker_build_median_s"] = round(docker[0], 3)
+        entry["docker_build_runs_s"] = [round(r, 3) for r in docker[1]]
+        entry["ratio_vs_docker"] = round(warm / docker[0], 3)
+    else:
+        entry["docker_build"] = "dockerd not available: not measured"
+    results["warm_rebake"] = entry
+
+
+DOCKERFILE = """\
+FROM bakery-bench/debian-minbase:import
+RUN groupadd --system --gid 10001 app \\
+ && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home --shell /usr/sbin/nologin app \\
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin && : > /etc/machine-id
+ENV LANG=C.UTF-8
+USER app
+WORKDIR /home/app
+CMD ["/bin/bash"]
+"""
+
+
+def _docker_warm_build(rootfs: Path) -> tuple[float, list[float]] | None:
+    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode:
+        return None
+    sh(f"tar -C {rootfs} -c . | docker import - bakery-bench/debian-minbase:import")
+    context = Path(tempfile.mkdtemp(dir=WORK))
+    (context / "Dockerfile").write_text(DOCKERFILE)
+    build = ["docker", "build", "-q", "-t", "bakery-bench/debian-base:warm", str(context)]
+    env = {"DOCKER_BUILDKIT": "0"}
+    sh(build, env=env)  # cold, fills the cache
+    return median_of(5, lambda: sh(build, env=env))
+
+
+# -- 3: layer export ----------------------------------------------------------------------------
+
+EXPORT_DRIVER = """
+import sys, time
+from pathlib import Path
+from bakery.build import snapshot
+from bakery.oci.compress import LayerSink
+from bakery.oci.layout import OCILayout
+from bakery.oci.tarwriter import write_layer_tar
+root, store = Path(sys.argv[1]), Path(sys.argv[2])
+layout = OCILayout.open(store, create=True)
+start = time.perf_counter()
+changes = snapshot.everything(snapshot.take(root))
+with layout.blob_writer() as w, LayerSink(w, "zstd") as sink:
+    write_layer_tar(root, changes, sink, source_date_epoch=1700000000)
+print(time.perf_counter() - start, sink.uncompressed_size)
+"""
+
+
+def bench_export(results: dict[str, Any], rootfs: Path) -> None:
+    store = WORK / "export-store"
+
+    def ours() -> float:
+        shutil.rmtree(store, ignore_errors=True)
+        out = subprocess.run(
+            [sys.executable, "-c", EXPORT_DRIVER, str(rootfs), str(store)],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()
+        ours.size = int(out[1])  # type: ignore[attr-defined]
+        return float(out[0])
+
+    def peer() -> float:
+        return sh(f"tar --sort=name -C {rootfs} -cf - . | zstd -q -T0 | sha256sum > /dev/null")
+
+    ours_s, ours_runs = median_of(3, ours)
+    peer_s, peer_runs = median_of(3, peer)
+    size = ours.size  # type: ignore[attr-defined]
+    results["layer_export"] = {
+        "rootfs_tar_bytes": size,
+        "bakery_median_s": round(ours_s, 3),
+        "peer_median_s": round(peer_s, 3),
+        "bakery_mb_s": round(size / ours_s / 1e6, 1),
+        "peer_mb_s": round(size / peer_s / 1e6, 1),
+        "throughput_ratio": round(peer_s / ours_s, 3),
+        "target": "throughput_ratio >= 0.8",
+        "command": "snapshot + write_layer_tar + LayerSink(zstd) + blob write  vs  tar --sort=name -cf - DIR | zstd -T0 | sha256sum",
+        "runs": {"bakery_s": [round(r, 3) for r in ours_runs], "peer_s": [round(r, 3) for r in peer_runs]},
+    }
+
+
+# -- 4: memory ----------------------------------------------------------------------------------
+
+
+def bench_rss(results: dict[str, Any]) -> None:
+    recipe_dir = WORK / "big-copy"
+    shutil.rmtree(recipe_dir, ignore_errors=True)
+    recipe_dir.mkdir(parents=True)
+    with (recipe_dir / "big.bin").open("wb") as f:
+        chunk = os.urandom(1 << 20)
+        for i in range(1024):
+            f.write(chunk[i % 97 :] + chunk[: i % 97])
+    (recipe_dir / "big.yaml").write_text(
+        "apiVersion: bakery.dev/v1\nname: bench/big-copy\nversion: '1'\nbase: scratch\n"
+        "steps:\n  - copy: {src: big.bin, dest: /big.bin}\n"
+        "outputs:\n  - oci: {tags: ['1'], compression: gzip}\n"
+    )
+    store = WORK / "rss-store"
+    shutil.rmtree(store, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    elapsed = sh([*BAKERY, "bake", str(recipe_dir / "big.yaml"), "--store", str(store)], env=SDE)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    results["peak_rss_1gib_copy"] = {
+        "peak_rss_mb": round(peak_kib / 1024, 1),
+        "note": "max RSS of any process of the bake (bakery or pigz), from getrusage(RUSAGE_CHILDREN)"
+        + ("" if before < peak_kib else "; an earlier child had a larger RSS, figure is an upper bound"),
+        "bake_s": round(elapsed, 2),
+        "target": "peak_rss_mb <= 300",
+        "command": "bakery bake big.yaml (scratch + copy of a 1 GiB file, gzip)",
+    }
+    shutil.rmtree(recipe_dir, ignore_errors=True)
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def write_report(results: dict[str, Any]) -> None:
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "python": platform.python_version(),
+    }
+    (REPO / "benchmarks" / "results.json").write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {meta['date']} on {meta['machine']} by `make bench` (`benchmarks/run.py`).",
+        "",
+    ]
+    for name, entry in results.items():
+        lines.append(f"## {name}")
+        lines.append("")
+        for key, value in entry.items():
+            lines.append(f"- **{key}**: {value}")
+        lines.append("")
+    (REPO / "benchmarks" / "results.md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["cold", "warm", "export", "rss"], action="append")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("benchmarks need root (mmdebstrap --mode=root, bwrap)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    only = set(args.only or ["cold", "warm", "export", "rss"])
+    results_path = REPO / "benchmarks" / "results.json"
+    results: dict[str, Any] = {}
+    if results_path.exists() and args.only:
+        results = {k: v for k, v in json.loads(results_path.read_text()).items() if k != "meta"}
+    rootfs = WORK / "mmdebstrap-rootfs"
+    if "cold" in only or not rootfs.exists():
+        rootfs = bench_cold(results)
+    if "warm" in only:
+        bench_warm(results, rootfs)
+    if "export" in only:
+        bench_export(results, rootfs)
+    if "rss" in only:
+        bench_rss(results)
+    write_report(results)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
