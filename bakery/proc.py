@@ -6,10 +6,14 @@ code and the tail of what it printed, so a user never sees a bare ``CalledProces
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +103,86 @@ def failure(done: Completed, what: str | None = None) -> ToolError:
     if output:
         message += ":\n" + output
     return ToolError(message)
+
+
+class Pipe:
+    """A running command that filters a byte stream: :meth:`write` feeds its stdin while a
+    thread copies its stdout, chunk by chunk, to a ``sink`` callable (e.g. ``out.write``).
+
+    Use it as a context manager (or call :meth:`close`): leaving the block normally closes stdin,
+    waits for the command and raises :class:`ToolError` with the tail of its stderr if it
+    failed; leaving it with an exception kills the command.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, argv: Sequence[str | Path], sink: Callable[[bytes], object]) -> None:
+        self.argv = tuple(str(a) for a in argv)
+        exe = which(self.argv[0]) if "/" not in self.argv[0] else self.argv[0]
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close() or kill()
+        self._proc = subprocess.Popen(
+            [exe, *self.argv[1:]],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
+        self._sink = sink
+        self._error: BaseException | None = None
+        self._reader = threading.Thread(target=self._copy_out, name=f"pipe-{self.argv[0]}")
+        self._reader.start()
+
+    def _copy_out(self) -> None:
+        """Reader thread: copy stdout to the sink; on a sink error, kill the command."""
+        stdout = self._proc.stdout
+        assert stdout is not None
+        try:
+            while chunk := os.read(stdout.fileno(), self.CHUNK):
+                self._sink(chunk)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by close()
+            self._error = e
+            self._proc.kill()
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Feed ``data`` to the command's stdin (blocks while the command is busy)."""
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            stdin.write(data)
+        except BrokenPipeError:
+            self.close()  # raises the real reason (the command died, or the sink failed)
+            raise
+        return len(data)
+
+    def close(self) -> None:
+        """Close stdin, wait for the command and the copy; raise if either failed."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+        self._reader.join()
+        returncode = self._proc.wait()
+        self._stderr.seek(0)
+        stderr = self._stderr.read().decode("utf-8", "replace")
+        self._stderr.close()
+        if self._error is not None:
+            raise self._error
+        if returncode != 0:
+            raise failure(Completed(self.argv, returncode, "", stderr))
+
+    def kill(self) -> None:
+        """Stop the command without checking its result (used when the caller failed)."""
+        self._proc.kill()
+        if self._proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+        self._reader.join()
+        self._proc.wait()
+        self._stderr.close()
+
+    def __enter__(self) -> Pipe:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.kill()

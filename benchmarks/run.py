@@ -35,7 +35,9 @@ WORK = REPO / "benchmarks" / "work"
 SDE = {"SOURCE_DATE_EPOCH": "1700000000"}
 
 
-def sh(argv: list[str] | str, *, env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+def sh(
+    argv: list[str] | str, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> float:
     """Run a command, fail loudly, return its wall time in seconds."""
     start = time.perf_counter()
     done = subprocess.run(
@@ -50,7 +52,9 @@ def sh(argv: list[str] | str, *, env: dict[str, str] | None = None, cwd: Path | 
     )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"benchmark command failed: {argv}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        raise SystemExit(
+            f"benchmark command failed: {argv}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     return elapsed
 
 
@@ -69,10 +73,21 @@ def bench_cold(results: dict[str, Any]) -> Path:
     store = WORK / "cold-store"
     shutil.rmtree(store, ignore_errors=True)
     mm = sh(
-        ["mmdebstrap", "--variant=minbase", "--mode=root", "--include=ca-certificates", "bookworm", str(rootfs)],
+        [
+            "mmdebstrap",
+            "--variant=minbase",
+            "--mode=root",
+            "--include=ca-certificates",
+            "bookworm",
+            str(rootfs),
+        ],
         env=SDE,
     )
-    bake = sh([*BAKERY, "bake", "recipes/debian-base.yaml", "--no-cache", "--store", str(store)], env=SDE, cwd=REPO)
+    bake = sh(
+        [*BAKERY, "bake", "recipes/debian-base.yaml", "--no-cache", "--store", str(store)],
+        env=SDE,
+        cwd=REPO,
+    )
     results["cold_bake"] = {
         "bakery_s": round(bake, 2),
         "mmdebstrap_s": round(mm, 2),
@@ -86,7 +101,12 @@ def bench_cold(results: dict[str, Any]) -> Path:
 def bench_warm(results: dict[str, Any], rootfs: Path) -> None:
     """Warm re-bake (median of 5) vs a warm `docker build` of an equivalent Dockerfile."""
     store = WORK / "cold-store"  # warm: baked by bench_cold
-    warm, runs = median_of(5, lambda: sh([*BAKERY, "bake", "recipes/debian-base.yaml", "--store", str(store)], env=SDE, cwd=REPO))
+    warm, runs = median_of(
+        5,
+        lambda: sh(
+            [*BAKERY, "bake", "recipes/debian-base.yaml", "--store", str(store)], env=SDE, cwd=REPO
+        ),
+    )
     entry: dict[str, Any] = {
         "bakery_median_s": round(warm, 3),
         "bakery_runs_s": [round(r, 3) for r in runs],
@@ -116,7 +136,10 @@ CMD ["/bin/bash"]
 
 
 def _docker_warm_build(rootfs: Path) -> tuple[float, list[float]] | None:
-    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode:
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode
+    ):
         return None
     sh(f"tar -C {rootfs} -c . | docker import - bakery-bench/debian-minbase:import")
     context = Path(tempfile.mkdtemp(dir=WORK))
@@ -153,7 +176,9 @@ def bench_export(results: dict[str, Any], rootfs: Path) -> None:
         shutil.rmtree(store, ignore_errors=True)
         out = subprocess.run(
             [sys.executable, "-c", EXPORT_DRIVER, str(rootfs), str(store)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         ours.size = int(out[1])  # type: ignore[attr-defined]
         return float(out[0])
@@ -173,7 +198,10 @@ def bench_export(results: dict[str, Any], rootfs: Path) -> None:
         "throughput_ratio": round(peer_s / ours_s, 3),
         "target": "throughput_ratio >= 0.8",
         "command": "snapshot + write_layer_tar + LayerSink(zstd) + blob write  vs  tar --sort=name -cf - DIR | zstd -T0 | sha256sum",
-        "runs": {"bakery_s": [round(r, 3) for r in ours_runs], "peer_s": [round(r, 3) for r in peer_runs]},
+        "runs": {
+            "bakery_s": [round(r, 3) for r in ours_runs],
+            "peer_s": [round(r, 3) for r in peer_runs],
+        },
     }
 
 
@@ -201,7 +229,11 @@ def bench_rss(results: dict[str, Any]) -> None:
     results["peak_rss_1gib_copy"] = {
         "peak_rss_mb": round(peak_kib / 1024, 1),
         "note": "max RSS of any process of the bake (bakery or pigz), from getrusage(RUSAGE_CHILDREN)"
-        + ("" if before < peak_kib else "; an earlier child had a larger RSS, figure is an upper bound"),
+        + (
+            ""
+            if before < peak_kib
+            else "; an earlier child had a larger RSS, figure is an upper bound"
+        ),
         "bake_s": round(elapsed, 2),
         "target": "peak_rss_mb <= 300",
         "command": "bakery bake big.yaml (scratch + copy of a 1 GiB file, gzip)",
@@ -218,7 +250,9 @@ def write_report(results: dict[str, Any]) -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "python": platform.python_version(),
     }
-    (REPO / "benchmarks" / "results.json").write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
+    (REPO / "benchmarks" / "results.json").write_text(
+        json.dumps({"meta": meta, **results}, indent=2) + "\n"
+    )
     lines = [
         "# Benchmark results",
         "",
@@ -235,7 +269,9 @@ def write_report(results: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=["cold", "warm", "export", "rss"], action="append")
     args = parser.parse_args()
     if os.geteuid() != 0:

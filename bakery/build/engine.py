@@ -44,7 +44,7 @@ from bakery.build.result import (
 from bakery.build.sandbox import Mount
 from bakery.build.source import SourceInfo, describe
 from bakery.checks.imagetests import run_tests
-from bakery.errors import ImageTestError, UserError
+from bakery.errors import ImageTestError, LockError, UserError
 from bakery.oci import mediatypes as mt
 from bakery.oci.apply import apply_layer
 from bakery.oci.compress import LayerSink, media_type_for, open_decompressed
@@ -243,15 +243,13 @@ class Bake:
                 BaseResult(kind="recipe", name=parent.name, digest=parent.digest),
                 *parent.lineage,
             ]
+            # a parent recipe is pinned by content (its config digest covers every layer's
+            # diff_id), not by manifest digest, which also carries the git revision
+            self._check_pinned(ref, "content", parent.config_digest, plan.base_config_digest)
         else:
             ref = base.image
             digest = plan.base_digest or oci.resolve(base.image).digest
             kind = "image"
-        if plan.base_digest is not None and plan.base_digest != digest:
-            raise UserError(
-                f"base {ref} is now {digest} but the lock pins {plan.base_digest}",
-                hint=f"run `bakery lock {self.loaded.path}` to accept the new base",
-            )
         manifest = oci.read_manifest(digest)
         if not isinstance(manifest, ImageManifest):
             raise UserError(f"base {ref} is an index, not an image manifest")
@@ -264,9 +262,24 @@ class Bake:
         self.base_result = BaseResult(kind=kind, name=ref, digest=digest)
         if isinstance(base, ImageBase):
             self.lineage = [self.base_result]
-        self.locked_base = LockedBase(
-            kind=kind, fingerprint=plan.base_fingerprint, ref=ref, digest=digest
-        )
+        if isinstance(base, ImageBase):
+            self.locked_base = LockedBase(
+                kind=kind, fingerprint=plan.base_fingerprint, ref=ref, digest=digest
+            )
+        else:
+            self.locked_base = LockedBase(
+                kind=kind,
+                fingerprint=plan.base_fingerprint,
+                ref=ref,
+                config_digest=manifest.config.digest,
+            )
+
+    def _check_pinned(self, ref: str, what: str, actual: str, pinned: str | None) -> None:
+        if pinned is not None and pinned != actual:
+            raise LockError(
+                f"base {ref}: its {what} is now {actual} but the lock pins {pinned}",
+                hint=f"run `bakery lock {self.loaded.path}` to accept the new base",
+            )
 
     def _bake_parent(self, base: RecipeBase) -> BakeResult:
         if base.recipe in self.stack:

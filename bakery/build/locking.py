@@ -39,6 +39,7 @@ class LockPlan:
     step_fingerprints: dict[int, str]
     base_pins: tuple[LockedPackage, ...] | None = None
     base_digest: str | None = None
+    base_config_digest: str | None = None
     step_pins: dict[int, tuple[LockedPackage, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -84,7 +85,8 @@ def plan_lock(
         base_fingerprint=base_fp,
         step_fingerprints=step_fps,
         base_pins=lock.base.packages if isinstance(recipe.base, DebianBase) else None,
-        base_digest=lock.base.digest if isinstance(recipe.base, ImageBase | RecipeBase) else None,
+        base_digest=lock.base.digest if isinstance(recipe.base, ImageBase) else None,
+        base_config_digest=lock.base.config_digest if isinstance(recipe.base, RecipeBase) else None,
         step_pins={s.index: s.packages for s in lock.steps if s.kind == "packages"},
     )
 

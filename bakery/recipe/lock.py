@@ -52,7 +52,10 @@ class LockedBase(_Frozen):
     kind: Literal["scratch", "debian", "image", "recipe"]
     fingerprint: str
     ref: str | None = None
+    #: the manifest digest an ``image:`` base resolved to (a locked bake uses it, not the tag)
     digest: str | None = None
+    #: the config digest of a ``recipe:`` base: its content, independent of git annotations
+    config_digest: str | None = None
     packages: tuple[LockedPackage, ...] = ()
 
 

@@ -11,7 +11,15 @@ from bakery.build import dpkg
 from bakery.build.locking import plan_lock
 from bakery.errors import LockError
 from bakery.recipe.loader import load_recipe
-from bakery.recipe.lock import Lock, LockedBase, LockedPackage, LockedStep, read_lock, render_lock, write_lock
+from bakery.recipe.lock import (
+    Lock,
+    LockedBase,
+    LockedPackage,
+    LockedStep,
+    read_lock,
+    render_lock,
+    write_lock,
+)
 
 PKG = LockedPackage(name="libc6", version="2.36-9+deb12u10", architecture="amd64", sha256="a" * 64)
 CA = LockedPackage(name="ca-certificates", version="20230311", architecture="all", sha256="b" * 64)
@@ -72,7 +80,11 @@ def _current_lock(recipe: Path) -> Lock:
     return Lock(
         recipe="test/locky",
         base=LockedBase(kind="debian", fingerprint=plan.base_fingerprint, packages=(CA, PKG)),
-        steps=(LockedStep(index=0, kind="packages", fingerprint=plan.step_fingerprints[0], packages=(PKG,)),),
+        steps=(
+            LockedStep(
+                index=0, kind="packages", fingerprint=plan.step_fingerprints[0], packages=(PKG,)
+            ),
+        ),
     )
 
 

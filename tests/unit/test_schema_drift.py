@@ -15,7 +15,9 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 def test_committed_schema_matches_the_model() -> None:
     committed = (RECIPES / "schema.json").read_text()
-    assert committed == render_schema(), "recipes/schema.json drifted: run `make schema` and commit it"
+    assert committed == render_schema(), (
+        "recipes/schema.json drifted: run `make schema` and commit it"
+    )
 
 
 def test_every_example_recipe_validates_against_the_schema() -> None:

@@ -30,8 +30,14 @@ def test_no_git_means_epoch_zero(tmp_path: Path) -> None:
 
 def test_git_commit_time_revision_and_credential_free_source(tmp_path: Path) -> None:
     def git(*args: str) -> str:
-        env = {"GIT_COMMITTER_DATE": "1600000000 +0000", "GIT_AUTHOR_DATE": "1600000000 +0000", "HOME": str(tmp_path)}
-        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True, env=env).stdout
+        env = {
+            "GIT_COMMITTER_DATE": "1600000000 +0000",
+            "GIT_AUTHOR_DATE": "1600000000 +0000",
+            "HOME": str(tmp_path),
+        }
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True, env=env
+        ).stdout
 
     git("init", "-q")
     git("config", "user.email", "t@example.com")
@@ -46,7 +52,9 @@ def test_git_commit_time_revision_and_credential_free_source(tmp_path: Path) -> 
     assert info.repository == "https://example.com/org/repo.git"
 
 
-def test_cli_user_error_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_user_error_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: bakery.dev/v1\nname: x/y\nversion: '1'\nbase: scratch\nbogus: 1\n")
     with pytest.raises(SystemExit) as exit_info:
