@@ -28,7 +28,8 @@ def baked(session_store: Path) -> dict[str, dict[str, Any]]:
     require_root()
     require_tools("mmdebstrap", "bwrap", "pigz")
     results = {}
-    for name in ("debian-base", "nginx"):
+    # nginx first: it bakes its parent debian-base, whose own bake then re-emits the same tags
+    for name in ("nginx", "debian-base"):
         done = bakery("bake", RECIPES / f"{name}.yaml", "--store", session_store, "--json", env=SDE)
         assert done.returncode == 0, done.stderr
         results[name] = json.loads(done.stdout)
@@ -56,6 +57,18 @@ def dockerd() -> None:
 
 def _docker_ok() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture
+def private_store(baked: dict[str, dict[str, Any]], session_store: Path, tmp_path: Path) -> Path:
+    """A copy of the baked session store that a test may re-tag freely.
+
+    Blobs are immutable and replaced only by rename, so hard links make the copy instant and safe.
+    """
+    copy = tmp_path / "private" / ".bakery"
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-al", str(session_store), str(copy)], check=True)
+    return copy
 
 
 def copy_recipes(dest: Path) -> Path:

@@ -17,11 +17,11 @@ def _json(done: Any) -> dict[str, Any]:
 
 
 def test_lock_pins_every_package_and_a_locked_bake_reuses_it(
-    tmp_path: Path, baked: dict[str, Any], session_store: Path
+    tmp_path: Path, baked: dict[str, Any], private_store: Path
 ) -> None:
     recipes = copy_recipes(tmp_path / "recipes")
     recipe = recipes / "debian-base.yaml"
-    done = bakery("lock", recipe, "--store", session_store, env=SDE)
+    done = bakery("lock", recipe, "--store", private_store, env=SDE)
     assert done.returncode == 0, done.stderr
     lock_path = recipes / "debian-base.lock"
     text = lock_path.read_text()
@@ -33,10 +33,10 @@ def test_lock_pins_every_package_and_a_locked_bake_reuses_it(
     assert {"ca-certificates", "libc6", "apt"} <= {p["name"] for p in packages}
     assert text == json.dumps(lock, indent=2, sort_keys=True) + "\n"
 
-    again = bakery("lock", recipe, "--store", session_store, env=SDE)
+    again = bakery("lock", recipe, "--store", private_store, env=SDE)
     assert "unchanged" in again.stdout and lock_path.read_text() == text
 
-    locked = _json(bakery("bake", recipe, "--locked", "--json", "--store", session_store, env=SDE))
+    locked = _json(bakery("bake", recipe, "--locked", "--json", "--store", private_store, env=SDE))
     assert locked["locked"] is True
     assert locked["steps_run"] == 0
     # same image (config and layers); the manifest differs only in git annotations (copy is no repo)
@@ -47,29 +47,29 @@ def test_lock_pins_every_package_and_a_locked_bake_reuses_it(
 
 
 def test_locked_bake_refuses_a_stale_lock(
-    tmp_path: Path, baked: dict[str, Any], session_store: Path
+    tmp_path: Path, baked: dict[str, Any], private_store: Path
 ) -> None:
     recipes = copy_recipes(tmp_path / "recipes")
     recipe = recipes / "debian-base.yaml"
-    assert bakery("lock", recipe, "--store", session_store, env=SDE).returncode == 0
+    assert bakery("lock", recipe, "--store", private_store, env=SDE).returncode == 0
     recipe.write_text(
         recipe.read_text().replace(
             "packages: [ca-certificates]", "packages: [ca-certificates, less]"
         )
     )
-    done = bakery("bake", recipe, "--locked", "--store", session_store, env=SDE)
+    done = bakery("bake", recipe, "--locked", "--store", private_store, env=SDE)
     assert done.returncode == 2, done.stderr
     assert "stale" in done.stderr and "bakery lock" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_locked_bake_installs_exactly_the_lock(
-    tmp_path: Path, baked: dict[str, Any], session_store: Path
+    tmp_path: Path, baked: dict[str, Any], private_store: Path
 ) -> None:
     """A lock whose .deb sha256 does not match what apt downloads fails the locked bake."""
     recipes = copy_recipes(tmp_path / "recipes")
     recipe = recipes / "debian-base.yaml"
-    assert bakery("lock", recipe, "--store", session_store, env=SDE).returncode == 0
+    assert bakery("lock", recipe, "--store", private_store, env=SDE).returncode == 0
     lock_path = recipes / "debian-base.lock"
     lock = json.loads(lock_path.read_text())
     victim = next(p for p in lock["base"]["packages"] if p["name"] == "ca-certificates")
@@ -81,10 +81,10 @@ def test_locked_bake_installs_exactly_the_lock(
 
 
 def test_lock_of_an_inheriting_recipe_pins_base_digest_and_step_packages(
-    tmp_path: Path, baked: dict[str, Any], session_store: Path
+    tmp_path: Path, baked: dict[str, Any], private_store: Path
 ) -> None:
     recipes = copy_recipes(tmp_path / "recipes")
-    assert bakery("lock", recipes / "nginx.yaml", "--store", session_store, env=SDE).returncode == 0
+    assert bakery("lock", recipes / "nginx.yaml", "--store", private_store, env=SDE).returncode == 0
     lock = json.loads((recipes / "nginx.lock").read_text())
     assert lock["base"]["kind"] == "recipe"
     assert lock["base"]["config_digest"] == baked["debian-base"]["config_digest"]
@@ -98,16 +98,16 @@ def test_lock_of_an_inheriting_recipe_pins_base_digest_and_step_packages(
 
 
 def test_rebake_runs_nothing_and_changing_a_step_reruns_only_it_and_later(
-    tmp_path: Path, baked: dict[str, Any], session_store: Path
+    tmp_path: Path, baked: dict[str, Any], private_store: Path
 ) -> None:
     recipes = copy_recipes(tmp_path / "recipes")
     recipe = recipes / "nginx.yaml"
-    warm = _json(bakery("bake", recipe, "--json", "--store", session_store, env=SDE))
+    warm = _json(bakery("bake", recipe, "--json", "--store", private_store, env=SDE))
     assert warm["steps_run"] == 0
     assert warm["config_digest"] == baked["nginx"]["config_digest"]
 
     (recipes / "files/nginx/index.html").write_text("<p>Changed. Baked by Bakery.</p>\n")
-    changed = _json(bakery("bake", recipe, "--json", "--store", session_store, env=SDE))
+    changed = _json(bakery("bake", recipe, "--json", "--store", private_store, env=SDE))
     # own layers: packages, copy nginx.conf, copy index.html (changed), run (after it)
     own = [layer for layer in changed["layers"] if not layer["inherited"]]
     assert [layer["cached"] for layer in own] == [True, True, False, False]
