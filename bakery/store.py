@@ -3,6 +3,8 @@
 ``oci/``    OCI image layout: the content-addressed store of images and artifacts
 ``cache/``  the step cache (small JSON records pointing at layer blobs in ``oci/``)
 ``work/``   per-bake work directories (a rootfs being built); removed when a bake ends
+``rootfs/`` the last few finished rootfs trees, by chain id: a later bake that must run a step
+            on top of the same layers takes one instead of re-applying every layer
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from bakery.oci.layout import OCILayout
 DEFAULT_STORE = Path(".bakery")
 #: a work directory with no lock file yet may be one being created this instant
 STALE_UNLOCKED_SECONDS = 60
+#: how many finished rootfs trees to keep for reuse
+KEEP_ROOTFS = 2
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class Store:
         """Open (creating if needed) the store at ``root``."""
         root = root.absolute()
         try:
-            for sub in ("cache", "work"):
+            for sub in ("cache", "work", "rootfs"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the store at {root}: {e.strerror}") from e
@@ -50,6 +54,36 @@ class Store:
     @property
     def work_root(self) -> Path:
         return self.root / "work"
+
+    @property
+    def rootfs_root(self) -> Path:
+        return self.root / "rootfs"
+
+    def take_rootfs(self, chain_id: str, dest: Path) -> bool:
+        """Move the kept rootfs of ``chain_id`` to ``dest`` (one atomic rename); False if none.
+
+        Two bakes may race for it: the rename succeeds for exactly one of them.
+        """
+        try:
+            (self.rootfs_root / _hex(chain_id)).rename(dest)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def keep_rootfs(self, chain_id: str, src: Path) -> None:
+        """Keep a finished rootfs for reuse; drop the oldest beyond :data:`KEEP_ROOTFS`."""
+        target = self.rootfs_root / _hex(chain_id)
+        if target.exists():
+            return  # the work directory (and this copy) is removed with the bake
+        src.rename(target)
+        os.utime(target)
+        kept = sorted(self.rootfs_root.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEEP_ROOTFS:]:
+            # rename first so that a half-deleted tree is never taken for a valid one
+            doomed = self.work_root / f"evicted-{old.name}"
+            with contextlib.suppress(FileNotFoundError):
+                old.rename(doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
 
     @contextlib.contextmanager
     def work_dir(self) -> Iterator[Path]:
@@ -86,3 +120,7 @@ class Store:
             finally:
                 os.close(fd)
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _hex(digest: str) -> str:
+    return digest.split(":", 1)[-1]

@@ -15,6 +15,7 @@ from pathlib import Path
 from bakery import proc
 from bakery.build import dpkg
 from bakery.errors import BuildError, LockError
+from bakery.oci.securepath import secure_join
 from bakery.recipe.lock import LockedPackage
 from bakery.recipe.model import DebianBase
 
@@ -65,7 +66,7 @@ def bootstrap(
     packages = dpkg.locked_packages(dpkg.installed(rootfs), dpkg.downloaded_debs(rootfs))
     dpkg.remove_apt_leftovers(rootfs)
     for rel in HOST_FILES:
-        host_copy = rootfs / rel
+        host_copy = secure_join(rootfs, rel)
         if host_copy.is_file() and not host_copy.is_symlink():
             host_copy.write_bytes(b"")
     if pins is not None:

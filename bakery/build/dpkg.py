@@ -13,6 +13,7 @@ from debian.debfile import DebFile
 
 from bakery.errors import BuildError
 from bakery.oci.digest import sha256_file
+from bakery.oci.securepath import secure_join
 from bakery.recipe.lock import LockedPackage
 
 STATUS = Path("var/lib/dpkg/status")
@@ -23,8 +24,8 @@ Installed = dict[tuple[str, str], str]  # (name, architecture) -> version
 
 def installed(rootfs: Path) -> Installed:
     """Packages in state ``install ok installed`` in the rootfs's dpkg status."""
-    status = rootfs / STATUS
-    if not status.exists():
+    status = secure_join(rootfs, str(STATUS))
+    if not status.is_file():
         return {}
     result: Installed = {}
     with status.open("rb") as f:
@@ -42,7 +43,10 @@ def changed(before: Installed, after: Installed) -> Installed:
 def downloaded_debs(rootfs: Path) -> dict[tuple[str, str, str], str]:
     """``(name, version, arch) -> sha256`` of every .deb in apt's archive cache."""
     debs: dict[tuple[str, str, str], str] = {}
-    for path in sorted((rootfs / ARCHIVES).glob("*.deb")):
+    archives = secure_join(rootfs, str(ARCHIVES))
+    if not archives.is_dir():
+        return debs
+    for path in sorted(archives.glob("*.deb")):
         control = DebFile(str(path)).debcontrol()
         key = (control["Package"], control["Version"], control["Architecture"])
         debs[key] = sha256_file(path)
@@ -70,8 +74,15 @@ def locked_packages(
 
 def remove_apt_leftovers(rootfs: Path) -> None:
     """Delete downloaded .debs, apt's binary caches and package lists."""
-    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*"):
-        for path in rootfs.glob(pattern):
+    for directory, pattern in (
+        ("var/cache/apt/archives", "*.deb"),
+        ("var/cache/apt", "*.bin"),
+        ("var/lib/apt/lists", "*"),
+    ):
+        resolved = secure_join(rootfs, directory)  # never follow an image's symlink out
+        if not resolved.is_dir():
+            continue
+        for path in resolved.glob(pattern):
             if path.is_file() or path.is_symlink():
                 path.unlink()
 

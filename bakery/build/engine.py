@@ -153,6 +153,8 @@ class Bake:
                 tests = self._tests(config_desc, config)
             with self._stage("store", "no tags (lock)" if self.options.lock_mode else "tags"):
                 outputs = self._store(manifests)
+            if self._work.rootfs_valid:
+                self.store.keep_rootfs(self._chain(), self._work.rootfs)
         return self._result(source, config_desc, outputs, tests, plan)
 
     @contextmanager
@@ -211,6 +213,7 @@ class Bake:
                 pins=pins,
                 scratch_dir=work.scratch,
             )
+            snapshot.purge_volatile(work.rootfs)
             snap = snapshot.take(work.rootfs)
             record = self._write_layer(snapshot.everything(snap), created_by, packages)
             work.rootfs_valid, work.current = True, snap
@@ -320,7 +323,7 @@ class Bake:
         copy_from: list[CopySource],
     ) -> None:
         pins = plan.step_pins.get(index)
-        parent = chain_id([layer.diff_id for layer in self.layers])
+        parent = self._chain()
 
         def key_for(pinned: tuple[LockedPackage, ...] | None) -> str:
             return cache_key(
@@ -384,6 +387,7 @@ class Bake:
             steps.copy_step(step, copy_from, ctx)
         else:
             steps.run_step(step, ctx, secrets=self._secrets(index, step), label=label)
+        snapshot.purge_volatile(work.rootfs)
         after = snapshot.take(work.rootfs)
         work.current = after
         return self._write_layer(
@@ -421,6 +425,9 @@ class Bake:
             return work
         if work.rootfs.exists():
             shutil.rmtree(work.rootfs)
+        if self.store.take_rootfs(self._chain(), work.rootfs):
+            work.rootfs_valid, work.current = True, None
+            return work
         work.rootfs.mkdir(mode=0o755)
         for layer in self.layers:
             with self.store.oci.open_blob(layer.descriptor.digest) as blob:
@@ -428,6 +435,10 @@ class Bake:
                 apply_layer(stream, work.rootfs, on_warning=self.options.reporter.warning)
         work.rootfs_valid, work.current = True, None
         return work
+
+    def _chain(self) -> str:
+        """The chain id of the layers so far: the identity of the filesystem they stack to."""
+        return chain_id([layer.diff_id for layer in self.layers])
 
     # -- layers ---------------------------------------------------------------------------
 

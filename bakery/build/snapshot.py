@@ -11,11 +11,13 @@ Volatile paths never enter a snapshot, so they never reach a layer: apt lists an
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bakery.oci.securepath import secure_join
 from bakery.oci.tarwriter import Change
 
 #: directories whose whole content is volatile (the directory itself is kept)
@@ -76,6 +78,42 @@ def is_volatile(rel: str, is_dir: bool) -> bool:
     if not is_dir:
         return any(rel.startswith(prefix + "/") for prefix in _SKIP_FILES_UNDER)
     return False
+
+
+def purge_volatile(root: Path) -> None:
+    """Make the rootfs look like its layers: delete volatile files, empty identity files.
+
+    After this, a rootfs built step by step and one materialised from the layers are the same
+    to the next step (volatile content cannot leak into a later layer through a command).
+    """
+    # every path goes through secure_join: an image's symlink (var -> /) must never make us
+    # delete anything outside the rootfs
+    for top in _SKIP_ALL_CHILDREN:
+        directory = secure_join(root, top)
+        if directory.is_dir() and not directory.is_symlink():
+            for child in directory.iterdir():
+                _remove(child)
+    for prefix in _SKIP_FILES_UNDER:
+        directory = secure_join(root, prefix)
+        if directory.is_dir() and not directory.is_symlink():
+            for dirpath, _, filenames in os.walk(directory):
+                for name in filenames:
+                    Path(dirpath, name).unlink()
+    for rel in _VOLATILE_FILES:
+        path = secure_join(root, rel)
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+    for rel in EMPTIED_FILES:
+        path = secure_join(root, rel)
+        if path.is_file() and not path.is_symlink() and path.stat().st_size:
+            path.write_bytes(b"")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def take(root: Path) -> Snapshot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -63,11 +64,16 @@ def _docker_ok() -> bool:
 def private_store(baked: dict[str, dict[str, Any]], session_store: Path, tmp_path: Path) -> Path:
     """A copy of the baked session store that a test may re-tag freely.
 
-    Blobs are immutable and replaced only by rename, so hard links make the copy instant and safe.
+    Blobs and cache records are immutable and replaced only by rename, so hard links make the
+    copy instant and safe. Kept rootfs trees are mutated in place by the bake that takes one, so
+    they are not shared.
     """
     copy = tmp_path / "private" / ".bakery"
-    copy.parent.mkdir()
-    subprocess.run(["cp", "-al", str(session_store), str(copy)], check=True)
+
+    def skip_rootfs(directory: str, names: list[str]) -> set[str]:
+        return {"rootfs", "work"} if Path(directory) == session_store else set()
+
+    shutil.copytree(session_store, copy, copy_function=os.link, ignore=skip_rootfs)
     return copy
 
 
