@@ -213,7 +213,7 @@ class Bake:
                 pins=pins,
                 scratch_dir=work.scratch,
             )
-            snapshot.purge_volatile(work.rootfs)
+            snapshot.purge_volatile(work.rootfs, self.epoch)
             snap = snapshot.take(work.rootfs)
             record = self._write_layer(snapshot.everything(snap), created_by, packages)
             work.rootfs_valid, work.current = True, snap
@@ -387,7 +387,7 @@ class Bake:
             steps.copy_step(step, copy_from, ctx)
         else:
             steps.run_step(step, ctx, secrets=self._secrets(index, step), label=label)
-        snapshot.purge_volatile(work.rootfs)
+        snapshot.purge_volatile(work.rootfs, self.epoch)
         after = snapshot.take(work.rootfs)
         work.current = after
         return self._write_layer(

@@ -80,8 +80,11 @@ def is_volatile(rel: str, is_dir: bool) -> bool:
     return False
 
 
-def purge_volatile(root: Path) -> None:
+def purge_volatile(root: Path, epoch: int) -> None:
     """Make the rootfs look like its layers: delete volatile files, empty identity files.
+
+    ``/dev``, ``/proc`` and ``/sys`` are emptied and get ``epoch`` as mtime: what was mounted or
+    created there says something about the build host, not the image.
 
     After this, a rootfs built step by step and one materialised from the layers are the same
     to the next step (volatile content cannot leak into a later layer through a command).
@@ -93,6 +96,8 @@ def purge_volatile(root: Path) -> None:
         if directory.is_dir() and not directory.is_symlink():
             for child in directory.iterdir():
                 _remove(child)
+            if directory.lstat().st_mtime_ns != epoch * 10**9:  # untouched dirs stay out of layers
+                os.utime(directory, (epoch, epoch), follow_symlinks=False)
     for prefix in _SKIP_FILES_UNDER:
         directory = secure_join(root, prefix)
         if directory.is_dir() and not directory.is_symlink():
