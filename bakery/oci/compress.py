@@ -31,7 +31,9 @@ from bakery.proc import Pipe
 
 Compression = Literal["gzip", "zstd", "none"]
 
-DEFAULT_LEVELS: dict[Compression, int] = {"zstd": 3, "gzip": 6, "none": 0}
+#: gzip 5 is the containers/image default: on a Debian rootfs it is 0.8 % larger than 6 and
+#: 1.6x faster (benchmarks/results.md); zstd 3 is zstd's own default
+DEFAULT_LEVELS: dict[Compression, int] = {"zstd": 3, "gzip": 5, "none": 0}
 
 _MEDIA_TYPES: dict[Compression, str] = {
     "gzip": mediatypes.LAYER_GZIP,
