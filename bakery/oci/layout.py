@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from bakery.errors import ReferenceNotFound, StoreError, UserError
 from bakery.oci import mediatypes as mt
-from bakery.oci.digest import PREFIX, digest_hex, sha256_digest, validate_digest
+from bakery.oci.digest import PREFIX, digest_hex, sha256_digest, sha256_file, validate_digest
 from bakery.oci.model import (
     Descriptor,
     ImageConfig,
@@ -100,17 +100,6 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _hash_file(path: Path) -> str:
-    """The sha256 digest of a file, streamed in 1 MiB reads."""
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as file:
-        while count := file.readinto(buffer):
-            digest.update(view[:count])
-    return PREFIX + digest.hexdigest()
 
 
 def _same_file(path: Path, fd: int) -> bool:
@@ -679,7 +668,7 @@ class OCILayout:
             digest = PREFIX + path.name
             try:
                 size = path.stat().st_size
-                actual = _hash_file(path)
+                actual = PREFIX + sha256_file(path)
             except OSError as exc:
                 problems.append(Problem("error", digest, f"unreadable: {exc}"))
                 continue

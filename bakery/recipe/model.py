@@ -465,7 +465,7 @@ class EnvStep(_Kinded):
 
 
 class UserStep(_Kinded):
-    """``user: NAME|UID[:GID]``: the user later run steps and the image run as."""
+    """``user: NAME|UID[:GID]``: the user the image runs as (build steps run as root)."""
 
     kind: ClassVar[str] = "user"
     user: UserSpec
