@@ -20,7 +20,7 @@ from bakery.oci.layout import OCILayout
 from bakery.oci.model import Descriptor
 from bakery.recipe.lock import LockedPackage
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _M = TypeVar("_M", bound=BaseModel)
 
 

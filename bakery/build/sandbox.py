@@ -63,7 +63,7 @@ def bwrap_argv(spec: SandboxSpec) -> list[str]:
     if not spec.network:
         argv.append("--unshare-net")
     if spec.read_only:
-        argv += ["--tmpfs", "/tmp"]
+        argv += ["--perms", "1777", "--tmpfs", "/tmp"]  # a writable /tmp, as at run time
     for mount in spec.mounts:
         argv += ["--ro-bind", str(mount.src), mount.dest]
     env = {"PATH": DEFAULT_PATH, "HOME": "/root", "LANG": "C.UTF-8", **spec.env}

@@ -104,6 +104,10 @@ def _file(test: FileTest, rootfs: Path) -> list[str]:
 def _command(test: CommandTest, rootfs: Path, state: ImageState) -> list[str]:
     spec = test.command
     argv = ["/bin/sh", "-c", spec.run] if isinstance(spec.run, str) else list(spec.run)
+    if spec.user is not None and spec.user not in ("root", "0", "0:0"):
+        # drop to the user with the image's own setpriv (util-linux), ids from its passwd
+        uid, gid = resolve_owner(rootfs, spec.user)
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", *argv]
     done = sandbox.run(
         sandbox.SandboxSpec(
             rootfs=rootfs,
