@@ -1,0 +1,1 @@
+"""The scanner stage: catalogers → SBOMs, vulnerability matching, secrets, misconfiguration."""
