@@ -568,6 +568,32 @@ class OCILayout:
                 )
             self._write_index(index, kept)
 
+    def add_referrer(self, desc: Descriptor) -> None:
+        """Record an artifact manifest whose ``subject`` is another manifest (an SBOM, a scan
+        result, a signature) as an untagged index.json entry, so that it travels with the
+        layout and :meth:`referrers` finds it. Refused unless all its blobs are present.
+        """
+        manifest = self.read_manifest(desc)
+        if not isinstance(manifest, ImageManifest) or manifest.subject is None:
+            raise UserError(f"{desc.digest} is not an artifact manifest with a subject")
+        entry = desc.model_copy(update={"artifact_type": manifest.artifact_type})
+        with self._exclusive():
+            self._require_complete(desc)
+            index = self._read_index()
+            kept = [d for d in index.manifests if d.ref_name or d.digest != desc.digest]
+            self._write_index(index, [*kept, entry])
+
+    def referrers(self, subject: str, artifact_type: str | None = None) -> list[Descriptor]:
+        """Untagged artifact manifests in index.json whose subject is ``subject`` (a digest)."""
+        found = []
+        for desc in self._read_index().manifests:
+            if desc.ref_name or (artifact_type and desc.artifact_type != artifact_type):
+                continue
+            manifest = self.read_manifest(desc)
+            if isinstance(manifest, ImageManifest) and _subject_digest(manifest) == subject:
+                found.append(desc)
+        return found
+
     def tags(self) -> list[tuple[str, Descriptor]]:
         """Every (ref name, descriptor) in index.json, sorted by name."""
         return sorted(
@@ -731,3 +757,7 @@ class OCILayout:
         except StoreError as exc:
             problems.append(Problem("error", desc.digest, f"{exc.message} (used by {label})"))
         return []
+
+
+def _subject_digest(manifest: ImageManifest) -> str | None:
+    return manifest.subject.digest if manifest.subject is not None else None
