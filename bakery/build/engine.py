@@ -234,7 +234,7 @@ class Bake:
         self.locked_base = LockedBase(
             kind="debian", fingerprint=plan.base_fingerprint, packages=record.packages
         )
-        self.base_result = BaseResult(kind="debian", name=f"debian:{base.suite}")
+        self.base_result = BaseResult(kind="debian", name=f"{base.suite}/{base.variant}")
 
     def _image_base(self, base: ImageBase | RecipeBase, plan: LockPlan) -> None:
         oci = self.store.oci

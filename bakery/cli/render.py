@@ -55,7 +55,7 @@ def bake_summary(result: BakeResult) -> Table:
         ("tags", ", ".join(result.tags) or "(none)"),
         ("layers", f"{len(result.layers)} ({cached} cached), {human_size(size)} compressed"),
         ("base", _base_line(result)),
-        ("steps", f"{result.steps_run} run, {result.steps_cached} cached"),
+        ("built", f"{result.steps_run} layers built, {result.steps_cached} from the cache"),
         ("tests", _tests_line(result)),
         ("locked", "yes" if result.locked else "no"),
         ("SOURCE_DATE_EPOCH", f"{result.source_date_epoch} (from {result.source_date_epoch_from})"),
