@@ -87,5 +87,11 @@ class ImageTestError(BuildError):
     """One or more of a recipe's image tests failed; nothing was tagged."""
 
 
+class PolicyViolation(BakeryError):
+    """The image fails its policy gate; nothing was tagged."""
+
+    exit_code = EXIT_POLICY
+
+
 class ToolError(BakeryError):
     """An external tool is missing or failed. The message names the command."""

@@ -56,6 +56,11 @@ class Store:
         return self.root / "work"
 
     @property
+    def vulndb_path(self) -> Path:
+        """The local vulnerability database (``bakery db import`` fills it)."""
+        return self.root / "vulndb.sqlite"
+
+    @property
     def rootfs_root(self) -> Path:
         return self.root / "rootfs"
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bakery.build.result import ScanSummary
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import Descriptor
 from bakery.recipe.lock import LockedPackage
@@ -69,6 +70,12 @@ class StepCache:
         return self._read(key, TestRecord)
 
     def put_tests(self, key: str, record: TestRecord) -> None:
+        self._write(key, record)
+
+    def get_scan(self, key: str) -> ScanSummary | None:
+        return self._read(key, ScanSummary)
+
+    def put_scan(self, key: str, record: ScanSummary) -> None:
         self._write(key, record)
 
     def _path(self, key: str) -> Path:

@@ -16,9 +16,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from bakery import __version__
 from bakery.build import debian, snapshot, steps
 from bakery.build.cache import LayerRecord, StepCache, TestRecord, cache_key
 from bakery.build.image import (
@@ -38,15 +40,16 @@ from bakery.build.result import (
     BaseResult,
     LayerResult,
     OutputResult,
+    ScanSummary,
     StageResult,
     TestResult,
 )
+from bakery.build.rootfs import apply_layers
 from bakery.build.sandbox import Mount
 from bakery.build.source import SourceInfo, describe
 from bakery.checks.imagetests import run_tests
-from bakery.errors import ImageTestError, LockError, UserError
+from bakery.errors import ImageTestError, LockError, PolicyViolation, UserError
 from bakery.oci import mediatypes as mt
-from bakery.oci.apply import apply_layer
 from bakery.oci.compress import LayerSink, media_type_for, open_decompressed
 from bakery.oci.digest import chain_id
 from bakery.oci.model import Descriptor, ImageConfig, ImageManifest
@@ -83,6 +86,12 @@ class BakeOptions:
     lock_mode: bool = False
     #: resolve afresh even when a current lock exists (``bakery lock --update``)
     ignore_lock: bool = False
+    #: run the scan stage and its policy gate
+    scan: bool = True
+    #: a policy file overriding the recipe's (and the built-in default)
+    policy: Path | None = None
+    #: the day allowlist expiry dates are judged against
+    today: date = field(default_factory=date.today)
     reporter: Reporter = field(default_factory=SilentReporter)
 
 
@@ -151,11 +160,15 @@ class Bake:
                 manifests = self._manifests(config_desc, source)
             with self._stage("test", f"{len(self.recipe.tests)} tests"):
                 tests = self._tests(config_desc, config)
+            scan: ScanSummary | None = None
+            if self.options.scan and not self.options.lock_mode:
+                with self._stage("scan", "SBOM, vulnerabilities, secrets, misconfig, policy"):
+                    scan = self._scan(manifests, config_desc, config)
             with self._stage("store", "no tags (lock)" if self.options.lock_mode else "tags"):
                 outputs = self._store(manifests)
             if self._work.rootfs_valid:
                 self.store.keep_rootfs(self._chain(), self._work.rootfs)
-        return self._result(source, config_desc, outputs, tests, plan)
+        return self._result(source, config_desc, outputs, tests, plan, scan)
 
     @contextmanager
     def _stage(self, name: str, detail: str) -> Iterator[None]:
@@ -429,10 +442,12 @@ class Bake:
             work.rootfs_valid, work.current = True, None
             return work
         work.rootfs.mkdir(mode=0o755)
-        for layer in self.layers:
-            with self.store.oci.open_blob(layer.descriptor.digest) as blob:
-                stream = open_decompressed(blob, layer.descriptor.media_type)
-                apply_layer(stream, work.rootfs, on_warning=self.options.reporter.warning)
+        apply_layers(
+            self.store.oci,
+            [layer.descriptor for layer in self.layers],
+            work.rootfs,
+            on_warning=self.options.reporter.warning,
+        )
         work.rootfs_valid, work.current = True, None
         return work
 
@@ -568,6 +583,49 @@ class Bake:
         self.cache.put_tests(key, TestRecord(passed=tuple(o.name for o in outcomes)))
         return [TestResult(name=o.name, passed=True, cached=False) for o in outcomes]
 
+    # -- scan -----------------------------------------------------------------------------
+
+    def _scan(
+        self, manifests: list[_Manifest], config_desc: Descriptor, config: ImageConfig
+    ) -> ScanSummary:
+        """Scan the image, keep SBOMs and results beside each output, apply the policy gate."""
+        # the scanners (SBOM libraries above all) are slow to import: only when a scan runs
+        from bakery.scan.policy import DEFAULT_POLICY, load_policy, render_table
+        from bakery.scan.stage import NO_VULNDB, ScanOptions, scan_image, store_report
+
+        policy_path = self.options.policy or (
+            self.loaded.directory / self.recipe.policy if self.recipe.policy else None
+        )
+        policy = load_policy(policy_path) if policy_path is not None else DEFAULT_POLICY
+        vulndb = self.store.vulndb_path
+        key = cache_key(
+            "scan",
+            config_desc.digest,
+            [desc.digest for desc, _, _ in manifests],
+            __version__,
+            _file_stamp(vulndb),
+            policy.model_dump(mode="json"),
+            self.options.today.isoformat(),
+        )
+        record = self.cache.get_scan(key) if self.options.use_cache else None
+        if record is None:
+            work = self._materialize()
+            options = ScanOptions(vulndb=vulndb, policy=policy, today=self.options.today)
+            report = scan_image(work.rootfs, config, options=options)
+            for desc, _, _ in manifests:
+                store_report(self.store.oci, desc, report, image_name=self.recipe.name)
+            record = ScanSummary.of(report.result, table=render_table(report.result.policy))
+            self.cache.put_scan(key, record)
+        if NO_VULNDB in record.notes:
+            self.options.reporter.warning(NO_VULNDB)
+        if not record.passed:
+            raise PolicyViolation(
+                f"{self.recipe.name} fails its policy"
+                f" ({policy_path or 'the built-in default policy'}); nothing was tagged:\n"
+                + record.table
+            )
+        return record
+
     # -- store ----------------------------------------------------------------------------
 
     def _store(self, manifests: list[_Manifest]) -> list[OutputResult]:
@@ -586,6 +644,7 @@ class Bake:
         outputs: list[OutputResult],
         tests: list[TestResult],
         plan: LockPlan,
+        scan: ScanSummary | None,
     ) -> BakeResult:
         if self.locked_base is None:
             raise AssertionError("no base lock entry")
@@ -617,9 +676,19 @@ class Bake:
             steps_run=self.steps_run,
             steps_cached=self.steps_cached,
             tests=tuple(tests),
+            scan=scan,
             stages=tuple(self.stages),
             lock=lock,
         )
+
+
+def _file_stamp(path: Path) -> list[int] | None:
+    """Identifies a version of a file cheaply (for cache keys): size and mtime."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _pins_json(pins: tuple[LockedPackage, ...] | None) -> list[object] | None:

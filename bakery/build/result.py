@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 
 from bakery.recipe.lock import Lock
+
+if TYPE_CHECKING:
+    from bakery.scan.stage import ScanResult
 
 
 class _Out(BaseModel):
@@ -40,6 +45,31 @@ class OutputResult(_Out):
     compression: str
 
 
+class ScanSummary(_Out):
+    """The scan stage's verdict: counts per category, notes, the policy table."""
+
+    passed: bool
+    packages: int
+    findings: dict[str, int]
+    violations: int
+    notes: tuple[str, ...]
+    table: str
+
+    @classmethod
+    def of(cls, result: ScanResult, *, table: str) -> ScanSummary:
+        counts: dict[str, int] = {}
+        for finding in result.findings:
+            counts[finding.category] = counts.get(finding.category, 0) + 1
+        return cls(
+            passed=result.policy.passed,
+            packages=result.packages,
+            findings=dict(sorted(counts.items())),
+            violations=len(result.policy.violations),
+            notes=tuple(result.notes),
+            table=table,
+        )
+
+
 class BaseResult(_Out):
     kind: str
     name: str | None = None
@@ -64,5 +94,6 @@ class BakeResult(_Out):
     steps_run: int
     steps_cached: int
     tests: tuple[TestResult, ...]
+    scan: ScanSummary | None
     stages: tuple[StageResult, ...]
     lock: Lock

@@ -8,32 +8,19 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from bakery.build.engine import BakeOptions, bake
+from bakery.cli.options import err, out, store_option
 from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
+from bakery.cli.scanning import db_group, sbom_command, scan_command
 from bakery.errors import EXIT_FAILURE, StoreError
 from bakery.oci.archive import export_docker_archive, export_oci_archive
 from bakery.oci.model import ImageManifest
 from bakery.recipe.lock import lock_path_for, render_lock, write_lock
 from bakery.recipe.schema import render_schema
-from bakery.store import DEFAULT_STORE, Store
+from bakery.store import Store
 
-#: wide enough for a digest on one line when output goes to a file or a CI log
-_PIPE_WIDTH = 160
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-store_option = click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="BAKERY_STORE",
-    default=DEFAULT_STORE,
-    show_default=True,
-    help="The local store (env BAKERY_STORE).",
-)
 recipe_argument = click.argument(
     "recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
@@ -45,8 +32,20 @@ recipe_argument = click.argument(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--no-cache", is_flag=True, help="Run every step; reuse nothing from the step cache.")
 @click.option("--locked", is_flag=True, help="Fail unless RECIPE.lock exists and is current.")
+@click.option("--no-scan", is_flag=True, help="Skip the scan stage and its policy gate.")
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Policy file (default: the recipe's `policy:`, else the built-in policy).",
+)
 def bake_command(
-    recipe: Path, store_dir: Path, as_json: bool, no_cache: bool, locked: bool
+    recipe: Path,
+    store_dir: Path,
+    as_json: bool,
+    no_cache: bool,
+    locked: bool,
+    no_scan: bool,
+    policy: Path | None,
 ) -> None:
     """Bake RECIPE into the local store and tag it.
 
@@ -57,6 +56,8 @@ def bake_command(
         environ=dict(os.environ),
         use_cache=not no_cache,
         locked=locked,
+        scan=not no_scan,
+        policy=policy,
         reporter=ConsoleReporter(err),
     )
     result = bake(recipe, options)
@@ -229,6 +230,9 @@ def schema_command(output: Path | None) -> None:
 def register(group: click.Group) -> None:
     """Attach every command to the top-level group."""
     for command in (
+        scan_command,
+        sbom_command,
+        db_group,
         bake_command,
         lock_command,
         images_command,

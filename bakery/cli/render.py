@@ -57,6 +57,7 @@ def bake_summary(result: BakeResult) -> Table:
         ("base", _base_line(result)),
         ("built", f"{result.steps_run} layers built, {result.steps_cached} from the cache"),
         ("tests", _tests_line(result)),
+        ("scan", _scan_line(result)),
         ("locked", "yes" if result.locked else "no"),
         ("SOURCE_DATE_EPOCH", f"{result.source_date_epoch} (from {result.source_date_epoch_from})"),
         ("time", f"{sum(s.seconds for s in result.stages):.2f}s"),
@@ -74,6 +75,15 @@ def _base_line(result: BakeResult) -> str:
     if base.digest:
         parts.append(base.digest[:19] + "…")
     return " ".join(parts)
+
+
+def _scan_line(result: BakeResult) -> str:
+    scan = result.scan
+    if scan is None:
+        return "off"
+    found = ", ".join(f"{n} {category}" for category, n in scan.findings.items()) or "no findings"
+    verdict = "policy passed" if scan.passed else "policy FAILED"
+    return f"{scan.packages} packages, {found}; {verdict}"
 
 
 def _tests_line(result: BakeResult) -> str:

@@ -728,6 +728,10 @@ class Recipe(_Model):
         json_schema_extra=_no_schema_default,
     )
     tests: Seq[ImageTest] = ()
+    policy: RelativePath | None = Field(
+        default=None,
+        description="A policy file beside the recipe that gates the bake (default: built-in).",
+    )
 
     @field_validator("outputs")
     @classmethod

@@ -1,0 +1,26 @@
+"""Options and consoles shared by every command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from bakery.store import DEFAULT_STORE
+
+#: wide enough for a digest on one line when output goes to a file or a CI log
+_PIPE_WIDTH = 160
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+store_option = click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="BAKERY_STORE",
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="The local store (env BAKERY_STORE).",
+)
