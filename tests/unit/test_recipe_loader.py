@@ -136,7 +136,7 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     path = write(tmp_path, HEAD + "pakages: [x]\n")
-    allowed = "apiVersion, name, version, description, base, steps, outputs, tests"
+    allowed = "apiVersion, name, version, description, base, steps, outputs, tests, policy"
     assert_error(path, 5, 1, f"unknown key 'pakages' (allowed: {allowed})")
 
 
