@@ -51,7 +51,7 @@ from bakery.checks.imagetests import run_tests
 from bakery.errors import ImageTestError, LockError, PolicyViolation, UserError
 from bakery.oci import mediatypes as mt
 from bakery.oci.compress import LayerSink, media_type_for, open_decompressed
-from bakery.oci.digest import chain_id
+from bakery.oci.digest import chain_id, sha256_file
 from bakery.oci.model import Descriptor, ImageConfig, ImageManifest
 from bakery.oci.tarwriter import Change, write_layer_tar
 from bakery.recipe.loader import LoadedRecipe, find_recipe_by_name, load_recipe
@@ -66,6 +66,7 @@ from bakery.recipe.model import (
     Step,
     step_definition,
 )
+from bakery.scan.model import NO_VULNDB
 from bakery.store import Store
 
 FS_STEPS = (PackagesStep, CopyStep, RunStep)
@@ -589,14 +590,9 @@ class Bake:
         self, manifests: list[_Manifest], config_desc: Descriptor, config: ImageConfig
     ) -> ScanSummary:
         """Scan the image, keep SBOMs and results beside each output, apply the policy gate."""
-        # the scanners (SBOM libraries above all) are slow to import: only when a scan runs
-        from bakery.scan.policy import DEFAULT_POLICY, load_policy, render_table
-        from bakery.scan.stage import NO_VULNDB, ScanOptions, scan_image, store_report
-
         policy_path = self.options.policy or (
             self.loaded.directory / self.recipe.policy if self.recipe.policy else None
         )
-        policy = load_policy(policy_path) if policy_path is not None else DEFAULT_POLICY
         vulndb = self.store.vulndb_path
         key = cache_key(
             "scan",
@@ -604,11 +600,16 @@ class Bake:
             [desc.digest for desc, _, _ in manifests],
             __version__,
             _file_stamp(vulndb),
-            policy.model_dump(mode="json"),
+            sha256_file(policy_path) if policy_path is not None and policy_path.is_file() else None,
             self.options.today.isoformat(),
         )
         record = self.cache.get_scan(key) if self.options.use_cache else None
         if record is None:
+            # the scanners (SBOM libraries above all) take a second to import: only on a miss
+            from bakery.scan.policy import DEFAULT_POLICY, load_policy, render_table
+            from bakery.scan.stage import ScanOptions, scan_image, store_report
+
+            policy = load_policy(policy_path) if policy_path is not None else DEFAULT_POLICY
             work = self._materialize()
             options = ScanOptions(vulndb=vulndb, policy=policy, today=self.options.today)
             report = scan_image(work.rootfs, config, options=options)

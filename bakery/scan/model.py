@@ -15,6 +15,8 @@ PackageType = Literal["deb", "apk", "pypi", "npm"]
 Severity = Literal["unknown", "low", "medium", "high", "critical"]
 SEVERITY_ORDER: tuple[Severity, ...] = ("unknown", "low", "medium", "high", "critical")
 Category = Literal["vulnerability", "secret", "misconfiguration", "license", "package"]
+#: the note a scan without a vulnerability database carries (a bake warns about it)
+NO_VULNDB = "no vulnerability database: run `bakery db import PATH` to load OSV data"
 
 
 class _Frozen(BaseModel):

@@ -22,7 +22,7 @@ from bakery.oci.model import EMPTY_CONTENT, EMPTY_DESCRIPTOR, Descriptor, ImageC
 from bakery.scan.catalog import catalog_rootfs
 from bakery.scan.match import match
 from bakery.scan.misconfig import scan_misconfig
-from bakery.scan.model import Finding, Package
+from bakery.scan.model import NO_VULNDB, Finding, Package
 from bakery.scan.policy import Policy, PolicyResult, evaluate
 from bakery.scan.sbom import cyclonedx_json, spdx_json
 from bakery.scan.secrets import scan_secrets
@@ -30,8 +30,6 @@ from bakery.scan.secrets import scan_secrets
 CYCLONEDX = "application/vnd.cyclonedx+json"
 SPDX = "application/spdx+json"
 SCAN_RESULT = "application/vnd.bakery.scan.result.v1+json"
-#: the note a scan without a vulnerability database carries (the bake warns about it)
-NO_VULNDB = "no vulnerability database: run `bakery db import PATH` to load OSV data"
 
 
 class ScanResult(BaseModel):
