@@ -1,0 +1,691 @@
+"""The policy gate: which findings, packages and missing labels fail an image; SARIF output.
+
+A policy file (strict: unknown keys are errors, reported as ``file:line``)::
+
+    apiVersion: bakery.dev/v1
+    kind: Policy
+    maxSeverity: {vulnerability: high, secret: none, misconfiguration: medium}
+    ignoreUnfixed: true
+    forbidden: {packages: [telnetd, "pkg:deb/debian/openssl@3.0.11*"], licenses: [AGPL-3.0-only]}
+    requiredLabels: [org.opencontainers.image.source]
+    allow:
+      - {id: CVE-2023-1234, reason: "not reachable: we never call X", expires: 2027-01-31}
+      - {id: secret.aws-access-key, path: "/opt/app/test-fixtures/*", reason: "...",
+         expires: 2026-12-31}
+
+- ``maxSeverity``: per finding category, the highest severity that passes; findings *above* it
+  fail. ``none`` fails on any finding, ``critical`` never fails. ``unknown`` ranks lowest (it
+  passes any limit but ``none``).
+- ``ignoreUnfixed`` (default true): vulnerabilities without a fixed version do not fail (they
+  are listed in :attr:`PolicyResult.ignored_unfixed`), since no rebuild can remove them. Set it
+  to false to fail on them too, and waive them one by one in ``allow``.
+- ``forbidden.packages``: a glob on the package name (``telnetd``, ``python3-*``) or, when it
+  starts with ``pkg:``, on the purl as written in the SBOM (also tried percent-decoded).
+  ``forbidden.licenses``: globs on SPDX ids, case-insensitive. A package fails when its
+  licences force a forbidden one: ``MIT OR AGPL-3.0-only`` does not (MIT can be chosen),
+  ``GPL-2.0-only AND AGPL-3.0-only`` does. Forbidden packages and licences cannot be allowed:
+  remove them from the list instead.
+- ``requiredLabels``: image config labels that must be set to a non-empty value.
+- ``allow``: waivers, each with a ``reason`` and an ``expires`` date (the last day it applies).
+  An entry matches a finding whose id or any alias equals ``id`` (case-insensitive) and, when
+  ``path`` is given, whose path matches that glob (``*`` also matches ``/``). An expired entry
+  matches nothing and is reported in :attr:`PolicyResult.expired_allowances`. Findings that
+  break the policy but are waived are listed in :attr:`PolicyResult.allowed`.
+
+:data:`DEFAULT_POLICY` (a policy file with only ``apiVersion`` and ``kind``) fails on: any
+secret; misconfigurations rated high or critical (running as root, setuid files outside the
+minbase allowlist, world-writable directories without the sticky bit, SSH host keys, private
+keys, empty passwords); vulnerabilities rated high or critical that have a fixed version;
+licence and package findings rated high or critical. It requires no label and forbids nothing.
+It passes an up-to-date Debian minbase image that runs as a non-root user (the golden
+debian-base), and fails an image with any one of: a private key, a cloud key, a setuid binary, a
+world-writable directory, SSH host keys, a package with a fixable high or critical
+vulnerability, or no ``User``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+from urllib.parse import unquote
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from bakery.errors import UserError
+from bakery.scan.model import SEVERITY_ORDER, Category, Finding, Package, Severity
+
+API_VERSION = "bakery.dev/v1"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+#: GitHub code scanning's ``security-severity`` for each severity (unknown has none).
+SECURITY_SEVERITY: dict[Severity, str] = {
+    "critical": "9.5",
+    "high": "8.0",
+    "medium": "5.5",
+    "low": "2.0",
+}
+
+Threshold = Literal["none", "unknown", "low", "medium", "high", "critical"]
+
+_T = TypeVar("_T")
+#: A YAML list, held as a tuple (lists are accepted although the models are strict).
+_Seq: TypeAlias = Annotated[tuple[_T, ...], Strict(False)]
+_NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def _iso_date(value: Any) -> Any:
+    """A date written as YAML's 2027-01-31 or as the string "2027-01-31" (not a timestamp)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise PydanticCustomError(
+            "date", "expected a date like 2027-01-31, got {value}", {"value": str(value)}
+        )
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+class MaxSeverity(_Model):
+    """Per category, the highest severity that passes (``none``: every finding fails)."""
+
+    vulnerability: Threshold = "medium"
+    secret: Threshold = "none"  # noqa: S105 (a severity limit, not a password)
+    misconfiguration: Threshold = "medium"
+    license: Threshold = "medium"
+    package: Threshold = "medium"
+
+    def limit(self, category: Category) -> Threshold:
+        """The limit for findings of ``category``."""
+        limit: Threshold = getattr(self, category)
+        return limit
+
+
+class Forbidden(_Model):
+    """Packages (name or purl globs) and licences (SPDX id globs) an image must not have."""
+
+    packages: _Seq[_NonEmpty] = ()
+    licenses: _Seq[_NonEmpty] = ()
+
+
+class Allowance(_Model):
+    """A waiver for findings with one id (optionally under a path glob), until it expires."""
+
+    id: _NonEmpty
+    path: _NonEmpty | None = None
+    reason: _NonEmpty
+    expires: Annotated[date, BeforeValidator(_iso_date)]
+
+    def active(self, today: date) -> bool:
+        """True until the end of the ``expires`` day."""
+        return today <= self.expires
+
+    def matches(self, finding: Finding) -> bool:
+        """True when ``finding`` has this id (or alias) and, if a path is given, a match."""
+        ids = {finding.id.casefold(), *(alias.casefold() for alias in finding.aliases)}
+        if self.id.casefold() not in ids:
+            return False
+        return self.path is None or (
+            finding.path is not None and fnmatchcase(finding.path, self.path)
+        )
+
+
+class Policy(_Model):
+    """A policy file; see the module doc."""
+
+    api_version: Literal["bakery.dev/v1"] = Field(alias="apiVersion")
+    kind: Literal["Policy"]
+    max_severity: MaxSeverity = Field(default_factory=MaxSeverity, alias="maxSeverity")
+    ignore_unfixed: bool = Field(default=True, alias="ignoreUnfixed")
+    forbidden: Forbidden = Field(default_factory=Forbidden)
+    required_labels: _Seq[_NonEmpty] = Field(default=(), alias="requiredLabels")
+    allow: _Seq[Allowance] = ()
+
+
+#: The policy used when a recipe names none; see the module doc.
+DEFAULT_POLICY = Policy.model_validate({"apiVersion": API_VERSION, "kind": "Policy"})
+
+
+class Violation(_Model):
+    """One reason the image fails the policy."""
+
+    rule: Literal["max-severity", "forbidden-package", "forbidden-license", "required-label"]
+    subject: str  # the finding id, the package purl or the label
+    severity: Severity | None = None
+    path: str | None = None
+    message: str
+    finding: Finding | None = None
+
+
+class AllowedFinding(_Model):
+    """A finding that would fail the policy, waived by an allowance."""
+
+    finding: Finding
+    allowance: Allowance
+
+
+class PolicyResult(_Model):
+    """The verdict, why, and what the policy waived or ignored."""
+
+    passed: bool
+    violations: list[Violation]
+    allowed: list[AllowedFinding]
+    expired_allowances: list[Allowance]
+    ignored_unfixed: list[Finding]
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate the policy file at ``path``; UserError with ``file:line`` if wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"policy not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise UserError(f"cannot read policy {path}: {exc.strerror}") from exc
+    return parse_policy(text, path)
+
+
+def parse_policy(text: str, path: Path) -> Policy:
+    """Validate policy ``text``; ``path`` is where it comes from, for error messages."""
+    node, data = _parse_yaml(text, path)
+    if not isinstance(data, dict) or node is None:
+        raise UserError(
+            f"{path}:1: a policy must be a mapping", hint="start with apiVersion: bakery.dev/v1"
+        )
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, node, path) from exc
+
+
+def _parse_yaml(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for positions) and the values it holds; see :func:`_check_node`."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_node(node, path)
+        return node, loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}") from exc
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
+def _check_node(node: yaml.Node, path: Path) -> None:
+    """Refuse, at their line, duplicate mapping keys and dates that do not exist (02-30)."""
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and node.tag == _TIMESTAMP_TAG:
+        try:
+            _TIMESTAMPS.construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise UserError(f"{path}:{line}: invalid date {node.value}: {exc}") from exc
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_node(item, path)
+    elif isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    where = key.start_mark.line + 1
+                    raise UserError(f"{path}:{where}: duplicate key '{key.value}'")
+                seen.add(key.value)
+            _check_node(value, path)
+
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_TIMESTAMPS = yaml.SafeLoader("")
+
+
+def _validation_error(exc: ValidationError, node: yaml.Node, path: Path) -> UserError:
+    """The first validation problem as ``file:line: where: what`` (and how many more)."""
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    line = _line_of(node, loc)
+    where = _dotted(loc)
+    more = exc.error_count() - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return UserError(
+        f"{path}:{line}: {where + ': ' if where else ''}{_sentence(error)}{suffix}",
+        hint="see the policy format in bakery/scan/policy.py",
+    )
+
+
+def _sentence(error: ErrorDetails) -> str:
+    """What a pydantic error says, as a short sentence."""
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "missing required key"
+    if error["type"] in _EXPECTED:
+        return f"expected {_EXPECTED[error['type']]}"
+    message = str(error["msg"])
+    return message[:1].lower() + message[1:]
+
+
+_EXPECTED = {
+    "tuple_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "string_type": "a string",
+    "bool_type": "true or false",
+}
+
+
+def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line where ``loc`` (or its nearest written ancestor) is in the document."""
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = _child(node, part)
+        if child is None:
+            break
+        line, node = child
+    return line
+
+
+def _child(node: yaml.Node, part: int | str) -> tuple[int, yaml.Node] | None:
+    """The line of ``part`` of ``node`` (its key's line for a mapping) and its value node."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == part:
+                return key.start_mark.line + 1, value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        item: yaml.Node = node.value[part]
+        return item.start_mark.line + 1, item
+    return None
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    """``("allow", 1, "expires")`` as ``allow[1].expires``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+def evaluate(
+    policy: Policy,
+    findings: Iterable[Finding],
+    packages: Iterable[Package],
+    labels: Mapping[str, str],
+    *,
+    today: date,
+) -> PolicyResult:
+    """Judge an image's findings, packages and config labels against ``policy``."""
+    active = [allowance for allowance in policy.allow if allowance.active(today)]
+    expired = [allowance for allowance in policy.allow if not allowance.active(today)]
+    violations: list[Violation] = []
+    allowed: list[AllowedFinding] = []
+    ignored: list[Finding] = []
+    for finding in findings:
+        limit = policy.max_severity.limit(finding.category)
+        if not _above(finding.severity, limit):
+            continue
+        if _ignored_unfixed(policy, finding):
+            ignored.append(finding)
+            continue
+        allowance = next((entry for entry in active if entry.matches(finding)), None)
+        if allowance is not None:
+            allowed.append(AllowedFinding(finding=finding, allowance=allowance))
+            continue
+        violations.append(_severity_violation(finding, limit, expired))
+    package_list = list(packages)
+    violations += _forbidden_packages(policy.forbidden.packages, package_list)
+    violations += _forbidden_licenses(policy.forbidden.licenses, package_list)
+    violations += _missing_labels(policy.required_labels, labels)
+    return PolicyResult(
+        passed=not violations,
+        violations=violations,
+        allowed=allowed,
+        expired_allowances=expired,
+        ignored_unfixed=ignored,
+    )
+
+
+def _ignored_unfixed(policy: Policy, finding: Finding) -> bool:
+    """True for a vulnerability without a fix when the policy ignores those."""
+    return (
+        policy.ignore_unfixed and finding.category == "vulnerability" and not finding.fixed_version
+    )
+
+
+def _above(severity: Severity, limit: Threshold) -> bool:
+    """True when ``severity`` is above ``limit`` (everything is above ``none``)."""
+    return limit == "none" or SEVERITY_ORDER.index(severity) > SEVERITY_ORDER.index(limit)
+
+
+def _severity_violation(finding: Finding, limit: Threshold, expired: list[Allowance]) -> Violation:
+    """The violation of a finding above its category's limit."""
+    message = f"{finding.category} findings above {limit!r} fail"
+    lapsed = next((entry for entry in expired if entry.matches(finding)), None)
+    if lapsed is not None:
+        message += f" (its allowance expired on {lapsed.expires.isoformat()})"
+    return Violation(
+        rule="max-severity",
+        subject=finding.id,
+        severity=finding.severity,
+        path=_where(finding),
+        message=message,
+        finding=finding,
+    )
+
+
+def _forbidden_packages(patterns: Sequence[str], packages: list[Package]) -> list[Violation]:
+    """A violation per installed package matching a forbidden name or purl glob."""
+    violations = []
+    for package in packages:
+        pattern = next((p for p in patterns if _package_matches(p, package)), None)
+        if pattern is not None:
+            violations.append(
+                Violation(
+                    rule="forbidden-package",
+                    subject=package.purl,
+                    path=package.location,
+                    message=f"package {package.name} {package.version} is forbidden ({pattern})",
+                )
+            )
+    return violations
+
+
+def _package_matches(pattern: str, package: Package) -> bool:
+    """True when ``pattern`` (a name glob, or a purl glob if it starts with pkg:) matches."""
+    if pattern.startswith("pkg:"):
+        return fnmatchcase(package.purl, pattern) or fnmatchcase(unquote(package.purl), pattern)
+    return fnmatchcase(package.name, pattern)
+
+
+def _forbidden_licenses(patterns: Sequence[str], packages: list[Package]) -> list[Violation]:
+    """A violation per package whose licences force a forbidden one on the image."""
+    if not patterns:
+        return []
+    lowered = [pattern.lower() for pattern in patterns]
+    violations = []
+    for package in packages:
+        forced = sorted({name for text in package.licenses for name in _forced(text, lowered)})
+        if forced:
+            violations.append(
+                Violation(
+                    rule="forbidden-license",
+                    subject=package.purl,
+                    path=package.location,
+                    message=f"package {package.name} is licensed {', '.join(forced)}",
+                )
+            )
+    return violations
+
+
+def _missing_labels(required: Sequence[str], labels: Mapping[str, str]) -> list[Violation]:
+    """A violation per required label that is missing or empty."""
+    return [
+        Violation(rule="required-label", subject=label, message=f"label {label} is not set")
+        for label in required
+        if not labels.get(label)
+    ]
+
+
+# --- SPDX license expressions --------------------------------------------------------------
+
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+
+
+def _forced(expression: str, patterns: list[str]) -> set[str]:
+    """The forbidden licences every choice ``expression`` allows includes (empty: none).
+
+    The expression is expanded into its choices (``A OR (B AND C)`` is {A} or {B, C}); it
+    forces a forbidden licence when each choice holds one. Operators are matched in any case
+    (Debian writes ``GPL-2+ or Artistic``); an expression that does not parse is read as all
+    of its licences at once.
+    """
+    tokens = _TOKEN.findall(expression)
+    try:
+        choices, rest = _or_expression(tokens)
+        if rest:
+            raise ValueError("trailing tokens")
+    except (ValueError, IndexError):
+        choices = [frozenset(t for t in tokens if t.upper() not in ("AND", "OR", "WITH", "(", ")"))]
+    forced: set[str] = set()
+    for choice in choices:
+        hits = {name for name in choice if any(fnmatchcase(name.lower(), p) for p in patterns)}
+        if not hits:
+            return set()
+        forced |= hits
+    return forced
+
+
+_Choices: TypeAlias = list[frozenset[str]]
+
+
+def _or_expression(tokens: list[str]) -> tuple[_Choices, list[str]]:
+    """``and-expr (OR and-expr)*``: the union of the operands' choices."""
+    choices, tokens = _and_expression(tokens)
+    while tokens and tokens[0].upper() == "OR":
+        more, tokens = _and_expression(tokens[1:])
+        choices = choices + more
+    return choices, tokens
+
+
+def _and_expression(tokens: list[str]) -> tuple[_Choices, list[str]]:
+    """``atom (AND atom)*``: every combination of the operands' choices."""
+    choices, tokens = _atom(tokens)
+    while tokens and tokens[0].upper() == "AND":
+        more, tokens = _atom(tokens[1:])
+        choices = [left | right for left in choices for right in more]
+    return choices, tokens
+
+
+def _atom(tokens: list[str]) -> tuple[_Choices, list[str]]:
+    """``( or-expr )`` or ``license [WITH exception]``."""
+    if tokens[0] == "(":
+        choices, rest = _or_expression(tokens[1:])
+        if not rest or rest[0] != ")":
+            raise ValueError("unbalanced parenthesis")
+        return choices, rest[1:]
+    if tokens[0] == ")" or tokens[0].upper() in ("AND", "OR", "WITH"):
+        raise ValueError(f"unexpected {tokens[0]}")
+    rest = tokens[1:]
+    if rest and rest[0].upper() == "WITH":
+        rest = rest[2:]
+    return [frozenset({tokens[0]})], rest
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def render_table(result: PolicyResult) -> str:
+    """The result as plain text: a verdict line, then tables of what failed, was waived, lapsed."""
+    lines = [_verdict(result)]
+    if result.violations:
+        rows = [
+            [v.severity or "-", v.rule, v.subject, v.path or "-", v.message]
+            for v in result.violations
+        ]
+        lines += ["", "Violations:", *_table(["SEVERITY", "RULE", "ID", "WHERE", "WHY"], rows)]
+    if result.allowed:
+        rows = [
+            [
+                a.finding.severity,
+                a.finding.id,
+                _where(a.finding) or "-",
+                a.allowance.expires.isoformat(),
+                a.allowance.reason,
+            ]
+            for a in result.allowed
+        ]
+        headers = ["SEVERITY", "ID", "WHERE", "EXPIRES", "REASON"]
+        lines += ["", "Allowed:", *_table(headers, rows)]
+    if result.expired_allowances:
+        rows = [
+            [a.id, a.path or "-", a.expires.isoformat(), a.reason]
+            for a in result.expired_allowances
+        ]
+        lines += ["", "Expired allowances:", *_table(["ID", "PATH", "EXPIRED", "REASON"], rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(result: PolicyResult) -> str:
+    """``Policy PASSED``/``Policy FAILED`` and the counts."""
+    counts = [
+        _count(len(result.violations), "violation"),
+        _count(len(result.allowed), "allowed finding"),
+        _count(len(result.expired_allowances), "expired allowance"),
+        _count(len(result.ignored_unfixed), "ignored unfixed vulnerability", "ies"),
+    ]
+    return f"Policy {'PASSED' if result.passed else 'FAILED'}: {', '.join(counts)}"
+
+
+def _count(number: int, noun: str, plural: str = "s") -> str:
+    """``1 violation``, ``2 violations``, ``2 vulnerabilities``."""
+    if number == 1:
+        return f"1 {noun}"
+    return f"{number} {noun[:-1] + plural if plural == 'ies' else noun + plural}"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Rows aligned under their headers, two spaces between columns, indented by two."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    return [
+        "  "
+        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (headers, *rows)
+    ]
+
+
+def _where(finding: Finding) -> str | None:
+    """``path:line``, ``path``, the package purl, or None."""
+    if finding.path is not None:
+        return f"{finding.path}:{finding.line}" if finding.line else finding.path
+    return finding.package
+
+
+# --- SARIF ---------------------------------------------------------------------------------
+
+
+def to_sarif(
+    findings: Iterable[Finding], *, tool_version: str, artifact_uri: str = "image"
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of ``findings`` for GitHub code scanning upload.
+
+    One rule per finding id (with GitHub's ``security-severity``), one result per finding at
+    its path inside the image (relative, so it reads like a repository path) and line;
+    findings without a path (vulnerabilities) are located at ``artifact_uri``. Each result has
+    a stable ``partialFingerprints`` entry so that re-uploads update alerts.
+    """
+    ordered = sorted(findings, key=_sort_key)
+    rule_ids = sorted({finding.id for finding in ordered})
+    rules = [_sarif_rule([f for f in ordered if f.id == rule_id]) for rule_id in rule_ids]
+    index = {rule_id: position for position, rule_id in enumerate(rule_ids)}
+    results = [_sarif_result(finding, index[finding.id], artifact_uri) for finding in ordered]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "bakery",
+                        "version": tool_version,
+                        "semanticVersion": tool_version,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def _sort_key(finding: Finding) -> tuple[str, str, int, str]:
+    """Findings in a stable order: by id, then where."""
+    return (finding.id, finding.path or "", finding.line or 0, finding.package or "")
+
+
+def _sarif_rule(findings: list[Finding]) -> dict[str, Any]:
+    """The reporting descriptor of one finding id (its worst severity across findings)."""
+    first = findings[0]
+    severity = max((f.severity for f in findings), key=SEVERITY_ORDER.index)
+    properties: dict[str, Any] = {"tags": ["security", first.category], "precision": "high"}
+    if severity in SECURITY_SEVERITY:
+        properties["security-severity"] = SECURITY_SEVERITY[severity]
+    rule: dict[str, Any] = {
+        "id": first.id,
+        "name": re.sub(r"[^A-Za-z0-9]+", "_", first.id),
+        "shortDescription": {"text": first.title},
+        "fullDescription": {"text": first.title},
+        "defaultConfiguration": {"level": _level(severity)},
+        "properties": properties,
+    }
+    if first.category == "vulnerability":
+        rule["helpUri"] = f"https://osv.dev/vulnerability/{first.id}"
+    return rule
+
+
+def _sarif_result(finding: Finding, rule_index: int, artifact_uri: str) -> dict[str, Any]:
+    """One result: level, message (masked detail included), location, fingerprint."""
+    uri = finding.path.lstrip("/") if finding.path else artifact_uri
+    return {
+        "ruleId": finding.id,
+        "ruleIndex": rule_index,
+        "level": _level(finding.severity),
+        "message": {"text": _message(finding)},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri},
+                    "region": {"startLine": finding.line or 1},
+                }
+            }
+        ],
+        "partialFingerprints": {"bakeryFinding/v1": _fingerprint(finding)},
+    }
+
+
+def _message(finding: Finding) -> str:
+    """What the result says: title, package and versions, detail."""
+    text = f"{finding.title} [{finding.severity}]"
+    if finding.package:
+        text += f" in {finding.package}"
+        if finding.installed_version:
+            text += f" {finding.installed_version}"
+        if finding.fixed_version:
+            text += f" (fixed in {finding.fixed_version})"
+    return f"{text}: {finding.detail}" if finding.detail else text
+
+
+def _level(severity: Severity) -> str:
+    """SARIF level: error for critical/high, warning for medium, note otherwise."""
+    if severity in ("critical", "high"):
+        return "error"
+    return "warning" if severity == "medium" else "note"
+
+
+def _fingerprint(finding: Finding) -> str:
+    """A stable hash of what identifies a finding (never its secret: detail is excluded)."""
+    parts = [finding.id, finding.path or "", str(finding.line or 0), finding.package or ""]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
