@@ -17,7 +17,7 @@ import os
 import posixpath
 import shlex
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,6 +196,18 @@ class Rootfs:
                 return OsRelease(fields.get("ID", "").lower() or None, version or None)
         self.note(OS_RELEASE_PATHS[0], "not found; purls carry no distro qualifier")
         return OsRelease(None, None)
+
+
+def collect(
+    rootfs: Path,
+    cataloger: str,
+    find: Callable[[Rootfs], Iterable[str]],
+    parse: Callable[[Rootfs, str], Package | None],
+) -> CatalogResult:
+    """Run ``parse`` on every path ``find`` yields; keep the packages and the notes."""
+    fs = Rootfs(rootfs, cataloger)
+    packages = [package for path in find(fs) if (package := parse(fs, path)) is not None]
+    return CatalogResult(tuple(packages), tuple(fs.notes))
 
 
 def parse_os_release(text: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from bakery.scan.catalog import MIB, CatalogResult, Rootfs
+from bakery.scan.catalog import MIB, CatalogResult, Rootfs, collect
 from bakery.scan.model import Package
 
 PACKAGE_JSON_LIMIT = 1 * MIB
@@ -31,13 +31,7 @@ class NpmCataloger:
 
     def catalog(self, rootfs: Path) -> CatalogResult:
         """The npm packages installed anywhere in ``rootfs``."""
-        fs = Rootfs(rootfs, self.name)
-        packages = []
-        for path in package_json_files(fs):
-            package = _package(fs, path)
-            if package is not None:
-                packages.append(package)
-        return CatalogResult(tuple(packages), tuple(fs.notes))
+        return collect(rootfs, self.name, package_json_files, _package)
 
 
 def package_json_files(fs: Rootfs) -> Iterator[str]:

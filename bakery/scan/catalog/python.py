@@ -20,7 +20,7 @@ from pathlib import Path
 from packageurl import PackageURL
 from packaging.utils import InvalidName, canonicalize_name
 
-from bakery.scan.catalog import MIB, CatalogResult, Rootfs
+from bakery.scan.catalog import MIB, CatalogResult, Rootfs, collect
 from bakery.scan.model import Package
 
 METADATA_LIMIT = 1 * MIB
@@ -36,13 +36,7 @@ class PythonCataloger:
 
     def catalog(self, rootfs: Path) -> CatalogResult:
         """The Python distributions installed anywhere in ``rootfs``."""
-        fs = Rootfs(rootfs, self.name)
-        packages = []
-        for path in metadata_files(fs):
-            package = _package(fs, path)
-            if package is not None:
-                packages.append(package)
-        return CatalogResult(tuple(packages), tuple(fs.notes))
+        return collect(rootfs, self.name, metadata_files, _package)
 
 
 def metadata_files(fs: Rootfs) -> Iterator[str]:
