@@ -50,7 +50,8 @@ from bakery.build.source import SourceInfo, describe
 from bakery.checks.imagetests import run_tests
 from bakery.errors import ImageTestError, LockError, PolicyViolation, UserError
 from bakery.oci import mediatypes as mt
-from bakery.oci.compress import LayerSink, media_type_for, open_decompressed
+from bakery.oci.archive import open_layer_uncompressed
+from bakery.oci.compress import LayerSink, media_type_for
 from bakery.oci.digest import chain_id, sha256_file
 from bakery.oci.model import Descriptor, ImageConfig, ImageManifest
 from bakery.oci.tarwriter import Change, write_layer_tar
@@ -499,13 +500,12 @@ class Bake:
         """Recompress a cached layer for another output compression (same diff_id)."""
         source = next(iter(record.blobs.values()))
         with (
-            self.store.oci.open_blob(source.digest) as blob,
+            open_layer_uncompressed(self.store.oci, source) as stream,
             self.store.oci.blob_writer() as writer,
+            LayerSink(writer, to) as sink,
         ):
-            stream = open_decompressed(blob, source.media_type)
-            with LayerSink(writer, to) as sink:
-                while chunk := stream.read(1 << 20):
-                    sink.write(chunk)
+            while chunk := stream.read(1 << 20):
+                sink.write(chunk)
         desc = Descriptor(media_type=media_type_for(to), digest=writer.digest, size=writer.size)
         return record.model_copy(update={"blobs": {**record.blobs, to: desc}})
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bakery.oci.apply import apply_layer
-from bakery.oci.compress import open_decompressed
+from bakery.oci.archive import open_layer_uncompressed
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import Descriptor
 
@@ -20,5 +20,5 @@ def apply_layers(
 ) -> None:
     """Apply ``layers`` (base first) from the store onto the directory ``dest``."""
     for layer in layers:
-        with layout.open_blob(layer.digest) as blob:
-            apply_layer(open_decompressed(blob, layer.media_type), dest, on_warning=on_warning)
+        with open_layer_uncompressed(layout, layer) as stream:
+            apply_layer(stream, dest, on_warning=on_warning)

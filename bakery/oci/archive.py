@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
 import hashlib
 import io
 import json
@@ -21,12 +20,13 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
 from bakery.errors import BakeryError, StoreError, UserError
 from bakery.oci import mediatypes as mt
+from bakery.oci.compress import open_decompressed
 from bakery.oci.digest import PREFIX, digest_hex, is_digest
 from bakery.oci.layout import LAYOUT_CONTENT, OCILayout, fsync_dir
 from bakery.oci.model import Descriptor, ImageIndex, ImageManifest, canonical_json
@@ -92,13 +92,7 @@ def open_layer_uncompressed(layout: OCILayout, desc: Descriptor) -> BinaryIO:
     blob = layout.open_blob(desc.digest)
     if desc.media_type in (mt.LAYER_TAR, mt.DOCKER_LAYER_TAR):
         return blob
-    stream: object
-    if desc.media_type == mt.LAYER_ZSTD:
-        decompressor = zstandard.ZstdDecompressor()
-        stream = decompressor.stream_reader(blob, read_size=CHUNK_SIZE, read_across_frames=True)
-    else:
-        stream = gzip.GzipFile(fileobj=blob, mode="rb")
-    reader = _LayerReader(cast(BinaryIO, stream), blob, desc.digest)
+    reader = _LayerReader(open_decompressed(blob, desc.media_type), blob, desc.digest)
     return io.BufferedReader(reader, buffer_size=CHUNK_SIZE)
 
 

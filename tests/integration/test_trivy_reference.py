@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from bakery.oci.apply import apply_layer
-from bakery.oci.compress import open_decompressed
+from bakery.build.rootfs import apply_layers
 from bakery.oci.model import ImageManifest
 from bakery.scan.catalog import catalog_rootfs
 from bakery.scan.catalog.dpkg import DpkgCataloger
@@ -32,9 +31,7 @@ def materialise(store_root: Path, digest: str, dest: Path) -> Path:
     manifest = store.oci.read_manifest(digest)
     assert isinstance(manifest, ImageManifest)
     dest.mkdir()
-    for layer in manifest.layers:
-        with store.oci.open_blob(layer.digest) as blob:
-            apply_layer(open_decompressed(blob, layer.media_type), dest)
+    apply_layers(store.oci, manifest.layers, dest)
     return dest
 
 
