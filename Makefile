@@ -8,10 +8,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mmdebstrap bubblewrap pigz zstd git skopeo umoci docker.io docker-registry \
-                ca-certificates arch-test
+                ca-certificates arch-test postgresql
 PYTEST_ARGS ?=
 
-.PHONY: help setup apt-packages bake test lint typecheck unit schema bench clean
+SID_TOOLS := cosign crane oras
+
+.PHONY: help setup apt-packages sid-tools bake test lint typecheck unit schema bench clean
 
 help:
 	@echo "make bake    bake recipes/debian-base.yaml into ./.bakery"
@@ -19,7 +21,7 @@ help:
 	@echo "make setup   install Debian packages and the .venv (idempotent)"
 	@echo "make bench   run the benchmarks in benchmarks/ and write benchmarks/results.md"
 
-setup: apt-packages $(VENV)/.installed
+setup: apt-packages sid-tools $(VENV)/.installed
 
 apt-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -27,6 +29,10 @@ apt-packages:
 	  echo "installing Debian packages:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# cosign, crane and oras are not in bookworm: unpacked from sid's .debs, see the script
+sid-tools: apt-packages
+	@bash scripts/install-sid-tools.sh $(SID_TOOLS)
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
