@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 SID_TOOLS := cosign crane oras
 
-.PHONY: help setup apt-packages sid-tools bake test lint typecheck unit schema bench clean
+.PHONY: help setup apt-packages sid-tools sarif-multitool bake test lint typecheck unit schema bench clean
 
 help:
 	@echo "make bake    bake recipes/debian-base.yaml into ./.bakery"
@@ -21,7 +21,7 @@ help:
 	@echo "make setup   install Debian packages and the .venv (idempotent)"
 	@echo "make bench   run the benchmarks in benchmarks/ and write benchmarks/results.md"
 
-setup: apt-packages sid-tools $(VENV)/.installed
+setup: apt-packages sid-tools sarif-multitool $(VENV)/.installed
 
 apt-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -33,6 +33,10 @@ apt-packages:
 # cosign, crane and oras are not in bookworm: unpacked from sid's .debs, see the script
 sid-tools: apt-packages
 	@bash scripts/install-sid-tools.sh $(SID_TOOLS)
+
+# Microsoft's SARIF validator (SARIF SDK), from npm, for the tests of `bakery scan --format sarif`
+sarif-multitool:
+	@bash scripts/install-sarif-multitool.sh
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -23,6 +23,7 @@ INSTALL_HINTS = {
     "docker": "apt-get install -y docker.io",
     "dockerd": "apt-get install -y docker.io",
     "git": "apt-get install -y git",
+    "sarif-multitool": "bash scripts/install-sarif-multitool.sh",
 }
 
 

@@ -621,6 +621,20 @@ def to_sarif(
     }
 
 
+#: How to fix a finding of each category: the rule's ``help``, which GitHub requires (GH2012).
+SARIF_HELP: dict[Category, str] = {
+    "vulnerability": "Rebuild the image on a base or package set with the fixed version "
+    "(`bakery lock --update`, then bake), or allowlist the id with a reason and an expiry.",
+    "secret": "Remove the secret from the image and rotate it: it is readable by anyone who "
+    "pulls the image. Pass build-time secrets with a step's `secrets:`, which never reach a layer.",
+    "license": "Remove the package under this licence from the recipe, or change the policy's "
+    "forbidden licences if it is acceptable.",
+    "package": "Remove the forbidden package from the recipe (and from whatever pulls it in).",
+    "misconfiguration": "Change the recipe so the image no longer has this property, or allowlist "
+    "the rule with a reason and an expiry.",
+}
+
+
 def _sort_key(finding: Finding) -> tuple[str, str, int, str]:
     """Findings in a stable order: by id, then where."""
     return (finding.id, finding.path or "", finding.line or 0, finding.package or "")
@@ -643,6 +657,11 @@ def _sarif_rule(findings: list[Finding]) -> dict[str, Any]:
     }
     if first.category == "vulnerability":
         rule["helpUri"] = f"https://osv.dev/vulnerability/{first.id}"
+    remedy = SARIF_HELP[first.category]
+    rule["help"] = {
+        "text": f"{first.title}. {remedy}",
+        "markdown": f"**{first.title}**\n\n{remedy}",
+    }
     return rule
 
 

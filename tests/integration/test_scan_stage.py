@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.conftest import REPO, bakery
 from tests.integration.conftest import SDE
+from tests.sarif import sarif_errors
 
 OSV = REPO.parent / "shared" / "data" / "osv-debian12"
 # a made-up key pair: no real credential anywhere in this repository
@@ -91,6 +92,11 @@ def test_planted_image_fails_the_default_policy_and_every_plant_is_reported(
     assert expected_vulns <= {f["id"] for f in vulns}
     assert planted["policy"]["passed"] is False
     assert "AKIAQ3EGTXNWJ7K5ZP2M" not in json.dumps(planted)
+    sarif = bakery("scan", "test/planted:1", "--store", private_store, "--format", "sarif")
+    assert sarif.returncode == 3, sarif.stderr
+    assert "AKIAQ3EGTXNWJ7K5ZP2M" not in sarif.stdout
+    (tmp_path / "planted.sarif").write_text(sarif.stdout)
+    assert sarif_errors(tmp_path / "planted.sarif") == []
 
     clean = _scan_json(private_store, "golden/debian-base:12")
     assert not ({f["id"] for f in clean["findings"]} & (EXPECTED | expected_vulns))

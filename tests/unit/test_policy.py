@@ -23,6 +23,7 @@ from bakery.scan.policy import (
     to_sarif,
 )
 from bakery.scan.secrets import scan_secrets
+from tests.sarif import sarif_errors
 from tests.unit.test_misconfig import build_minbase, config, mkdir, pem, write
 from tests.unit.test_secrets import plant_secrets
 
@@ -515,3 +516,27 @@ def test_sarif_of_nothing_is_valid() -> None:
     log = to_sarif([], tool_version="1")
     _check_sarif(log)
     assert log["runs"][0]["results"] == []  # type: ignore[index]
+
+
+def test_sarif_passes_the_official_validator(tmp_path: Path) -> None:
+    """Microsoft's SARIF Multitool: the 2.1.0 schema plus GitHub's code-scanning upload rules."""
+    (tmp_path / "tree").mkdir()
+    plant_secrets(tmp_path / "tree")
+    findings = [*scan_secrets(tmp_path / "tree").findings, vuln(), vuln("CVE-2", "unknown")]
+    findings.append(secret("/etc/x").model_copy(update={"category": "misconfiguration"}))
+    for name, log in {
+        "findings": to_sarif(findings, tool_version="0.1.0"),
+        "empty": to_sarif([], tool_version="0.1.0"),
+    }.items():
+        path = tmp_path / f"{name}.sarif"
+        path.write_text(json.dumps(log))
+        assert sarif_errors(path) == [], name
+    no_help = to_sarif(findings, tool_version="0.1.0")
+    del no_help["runs"][0]["tool"]["driver"]["rules"][0]["help"]
+    bad_level = to_sarif(findings, tool_version="0.1.0")
+    bad_level["runs"][0]["results"][0]["level"] = "fatal"
+    for name, log, expected in (("no-help", no_help, "GH2012"), ("bad-level", bad_level, "fatal")):
+        path = tmp_path / f"{name}.sarif"
+        path.write_text(json.dumps(log))
+        errors = sarif_errors(path)
+        assert any(expected in e for e in errors), (name, errors)
