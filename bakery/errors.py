@@ -95,3 +95,19 @@ class PolicyViolation(BakeryError):
 
 class ToolError(BakeryError):
     """An external tool is missing or failed. The message names the command."""
+
+
+class RegistryDBError(BakeryError):
+    """The metadata registry's database cannot be opened, migrated or written."""
+
+
+class PromotionRefused(UserError):
+    """A channel assignment is refused: the artifact is unsigned, unscanned, failing or revoked."""
+
+
+class ImmutableTag(UserError):
+    """A tag matching an immutability rule would be moved or deleted."""
+
+
+class AuditError(BakeryError):
+    """The audit log does not verify: an entry, a checkpoint or a covered row was altered."""
