@@ -111,3 +111,11 @@ class ImmutableTag(UserError):
 
 class AuditError(BakeryError):
     """The audit log does not verify: an entry, a checkpoint or a covered row was altered."""
+
+
+class RegistryError(BakeryError):
+    """An OCI registry failed, refused a request, or served content that does not verify."""
+
+
+class AuthError(UserError):
+    """A registry refused the credentials, or needs credentials that were not given."""

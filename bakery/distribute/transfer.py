@@ -1,0 +1,503 @@
+"""push, pull and copy: whole images with their referrers and cosign tags.
+
+What travels with an image ``D``: its tree (index → manifests → config and layers), the
+manifests whose ``subject`` is ``D`` (SBOMs, scan results, signature bundles) and cosign's
+legacy tags ``sha256-<hex>.sig`` / ``.att`` / ``.sbom``. Order: blobs first (several at once),
+then child manifests, then the root manifest by digest, then its referrers and cosign tags, and
+the requested tag last, so a tag never points at a manifest the registry lacks. Blobs the
+destination already has are skipped (HEAD), or mounted from the source repository when it is
+on the same registry.
+
+A pull writes each blob through ``OCILayout.blob_writer(expected_digest)``: the bytes are
+hashed as they stream to a temp file and a mismatch leaves nothing behind; the tag is added
+only once every blob it reaches is present (``OCILayout.tag`` checks it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bakery.distribute.client import (
+    CHUNK,
+    BlobOpener,
+    RegistryClient,
+    hash_stream,
+)
+from bakery.distribute.reference import Reference, fallback_tag
+from bakery.errors import ReferenceNotFound, RegistryError, StoreError
+from bakery.oci import mediatypes as mt
+from bakery.oci.layout import MAX_MANIFEST_SIZE, OCILayout
+from bakery.oci.model import Descriptor, ImageIndex, ImageManifest, parse_manifest
+
+#: cosign's legacy tag suffixes for signatures, attestations and attached SBOMs
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
+DEFAULT_JOBS = 4
+#: how deep referrers of referrers are followed (a signature of an SBOM of an image)
+_MAX_REFERRER_DEPTH = 3
+#: how OCILayout.blob_writer words a digest mismatch
+_MISMATCH = "blob content hashes to"
+
+
+class Progress(Protocol):
+    """Receives byte counts while blobs move (the CLI draws a bar from them)."""
+
+    def add_total(self, nbytes: int) -> None: ...
+
+    def advance(self, nbytes: int) -> None: ...
+
+
+class NullProgress:
+    """A :class:`Progress` that ignores everything."""
+
+    def add_total(self, nbytes: int) -> None:
+        """Ignored."""
+
+    def advance(self, nbytes: int) -> None:
+        """Ignored."""
+
+
+@dataclass
+class TransferResult:
+    """What a push, pull or copy did (``--json`` prints it)."""
+
+    source: str
+    destination: str
+    digest: str = ""
+    media_type: str = ""
+    blobs_pushed: int = 0
+    blobs_skipped: int = 0
+    blobs_mounted: int = 0
+    bytes_transferred: int = 0
+    manifests: int = 0
+    referrers: int = 0
+    cosign_tags: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, outcome: str, nbytes: int = 0) -> None:
+        """Record one blob: ``pushed`` (``nbytes`` moved), ``skipped`` or ``mounted``."""
+        with self._lock:
+            if outcome == "pushed":
+                self.blobs_pushed += 1
+                self.bytes_transferred += nbytes
+            elif outcome == "mounted":
+                self.blobs_mounted += 1
+            else:
+                self.blobs_skipped += 1
+
+    def to_json(self) -> str:
+        """The summary as one JSON object."""
+        fields = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        return json.dumps(fields, sort_keys=True)
+
+
+# -- where content comes from -------------------------------------------------------------
+
+
+class Origin(Protocol):
+    """Content a push or copy reads: the local layout or a registry repository."""
+
+    def manifest(self, desc: Descriptor) -> bytes: ...
+
+    def opener(self, desc: Descriptor) -> BlobOpener: ...
+
+    def referrers(self, digest: str) -> list[Descriptor]: ...
+
+    def tagged(self, tag: str) -> Descriptor | None: ...
+
+    def mount_source(self, registry: str) -> str | None: ...
+
+
+class LayoutOrigin:
+    """An :class:`Origin` over the local layout; cosign tags are looked up in ``repository``."""
+
+    def __init__(self, layout: OCILayout, repository: str | None) -> None:
+        self.layout = layout
+        self.repository = repository
+
+    def manifest(self, desc: Descriptor) -> bytes:
+        return self.layout.read_blob(desc.digest, max_size=MAX_MANIFEST_SIZE)
+
+    def opener(self, desc: Descriptor) -> BlobOpener:
+        @contextlib.contextmanager
+        def open_chunks() -> Iterator[Iterable[bytes]]:
+            with self.layout.open_blob(desc.digest) as file:
+                yield iter(lambda: file.read(CHUNK), b"")
+
+        return open_chunks
+
+    def referrers(self, digest: str) -> list[Descriptor]:
+        return self.layout.referrers(digest)
+
+    def tagged(self, tag: str) -> Descriptor | None:
+        matches = [
+            desc
+            for name, desc in self.layout.tags()
+            if name.rpartition(":")[2] == tag
+            and (self.repository is None or name.rpartition(":")[0] == self.repository)
+        ]
+        return matches[0] if matches else None
+
+    def mount_source(self, registry: str) -> str | None:
+        return None
+
+
+class RegistryOrigin:
+    """An :class:`Origin` over one repository of a registry (what ``copy`` reads)."""
+
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+
+    def manifest(self, desc: Descriptor) -> bytes:
+        found = self.client.get_manifest(self.repository, desc.digest)
+        if found is None:
+            raise RegistryError(f"{self.client.registry}/{self.repository} lacks {desc.digest}")
+        return found.data
+
+    def opener(self, desc: Descriptor) -> BlobOpener:
+        @contextlib.contextmanager
+        def open_chunks() -> Iterator[Iterable[bytes]]:
+            with self.client.open_blob(self.repository, desc) as chunks:
+                yield hash_stream(chunks, desc.digest)
+
+        return open_chunks
+
+    def referrers(self, digest: str) -> list[Descriptor]:
+        return self.client.referrers(self.repository, digest)
+
+    def tagged(self, tag: str) -> Descriptor | None:
+        found = self.client.get_manifest(self.repository, tag)
+        return None if found is None else found.descriptor
+
+    def mount_source(self, registry: str) -> str | None:
+        return self.repository if registry == self.client.registry else None
+
+
+# -- walking a tree -----------------------------------------------------------------------
+
+
+@dataclass
+class _Tree:
+    """A manifest's blobs (deduplicated) and manifests (children before parents)."""
+
+    blobs: dict[str, Descriptor] = field(default_factory=dict)
+    manifests: list[tuple[Descriptor, bytes]] = field(default_factory=list)
+
+
+def _is_manifest(desc: Descriptor) -> bool:
+    return desc.media_type in mt.MANIFEST_TYPES or desc.media_type in mt.INDEX_TYPES
+
+
+def _walk(read: Origin, desc: Descriptor, tree: _Tree) -> None:
+    if any(d.digest == desc.digest for d, _ in tree.manifests):
+        return
+    data = read.manifest(desc)
+    document = parse_manifest(data, source=f"manifest {desc.digest}")
+    if isinstance(document, ImageIndex):
+        for child in document.manifests:
+            _walk(read, child, tree)
+    else:
+        for blob in (document.config, *document.layers):
+            if not blob.urls:  # foreign layers stay where their urls say
+                tree.blobs.setdefault(blob.digest, blob)
+    tree.manifests.append((desc, data))
+
+
+def _subject(data: bytes) -> str | None:
+    document = parse_manifest(data)
+    return document.subject.digest if document.subject is not None else None
+
+
+def _referrer_entry(desc: Descriptor, data: bytes) -> Descriptor:
+    """The descriptor of a referrer as a referrers index lists it (artifactType, annotations)."""
+    document = parse_manifest(data)
+    artifact_type = document.artifact_type
+    if artifact_type is None and isinstance(document, ImageManifest):
+        artifact_type = document.config.media_type
+    return Descriptor(
+        media_type=document.media_type,
+        digest=desc.digest,
+        size=len(data),
+        artifact_type=artifact_type,
+        annotations=document.annotations,
+    )
+
+
+# -- push and copy ------------------------------------------------------------------------
+
+
+class _Sender:
+    """Sends trees from an :class:`Origin` to one repository of a registry."""
+
+    def __init__(
+        self,
+        origin: Origin,
+        client: RegistryClient,
+        repository: str,
+        result: TransferResult,
+        progress: Progress,
+        jobs: int,
+    ) -> None:
+        self.origin = origin
+        self.client = client
+        self.repository = repository
+        self.result = result
+        self.progress = progress
+        self.jobs = jobs
+        self.mount_from = origin.mount_source(client.registry)
+        if self.mount_from == repository:
+            self.mount_from = None
+
+    def send_tree(self, root: Descriptor, tag: str | None = None) -> None:
+        """Blobs, then manifests children first; the root under ``tag`` if given."""
+        tree = _Tree()
+        _walk(self.origin, root, tree)
+        self._send_blobs(list(tree.blobs.values()))
+        for desc, data in tree.manifests:
+            reference = tag if tag is not None and desc.digest == root.digest else desc.digest
+            self.put_manifest(desc, data, reference)
+
+    def put_manifest(self, desc: Descriptor, data: bytes, reference: str) -> None:
+        put = self.client.put_manifest(self.repository, reference, desc.media_type, data)
+        self.result.manifests += 1
+        subject = _subject(data)
+        if subject is not None and not put.subject_processed:
+            entry = _referrer_entry(desc, data)
+            self.client.add_fallback_referrer(self.repository, subject, entry)
+
+    def _send_blobs(self, blobs: list[Descriptor]) -> None:
+        if not blobs:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(blobs)))) as pool:
+            for future in [pool.submit(self._send_blob, blob) for blob in blobs]:
+                future.result()
+
+    def _send_blob(self, desc: Descriptor) -> None:
+        if self.client.blob_size(self.repository, desc.digest) is not None:
+            self.result.count("skipped")
+            return
+        self.progress.add_total(desc.size)
+        opener = self._counting(self.origin.opener(desc))
+        outcome = self.client.upload_blob(self.repository, desc, opener, mount_from=self.mount_from)
+        if outcome == "mounted":
+            self.progress.advance(desc.size)
+            self.result.count("mounted")
+        else:
+            self.result.count("pushed", desc.size)
+
+    def _counting(self, opener: BlobOpener) -> BlobOpener:
+        progress = self.progress
+
+        @contextlib.contextmanager
+        def counted() -> Iterator[Iterable[bytes]]:
+            with opener() as chunks:
+                yield _advance(chunks, progress)
+
+        return counted
+
+    def send_referrers(self, subject: str, depth: int = 0) -> None:
+        """Every referrer of ``subject`` in the origin, and theirs, up to a small depth."""
+        if depth >= _MAX_REFERRER_DEPTH:
+            return
+        for desc in self.origin.referrers(subject):
+            self.send_tree(desc)
+            self.result.referrers += 1
+            self.send_referrers(desc.digest, depth + 1)
+
+    def send_cosign_tags(self, digest: str) -> None:
+        """cosign's ``sha256-<hex>.sig/.att/.sbom`` of ``digest``, under the same tags."""
+        for suffix in COSIGN_SUFFIXES:
+            tag = fallback_tag(digest) + suffix
+            desc = self.origin.tagged(tag)
+            if desc is not None:
+                self.send_tree(desc, tag)
+                self.result.cosign_tags.append(tag)
+
+
+def _advance(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
+    for chunk in chunks:
+        progress.advance(len(chunk))
+        yield chunk
+
+
+def _send_image(
+    sender: _Sender, root: Descriptor, tag: str | None, result: TransferResult
+) -> TransferResult:
+    sender.send_tree(root)
+    sender.send_referrers(root.digest)
+    sender.send_cosign_tags(root.digest)
+    if tag is not None:
+        data = sender.origin.manifest(root)
+        sender.put_manifest(root, data, tag)
+    result.digest = root.digest
+    result.media_type = root.media_type
+    return result
+
+
+def push(
+    layout: OCILayout,
+    ref: str,
+    dest: Reference,
+    client: RegistryClient,
+    *,
+    progress: Progress | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> TransferResult:
+    """Push the image ``ref`` (a tag or digest in ``layout``) to ``dest`` with its referrers
+    and cosign tags. ``dest`` without a tag takes ``ref``'s tag (none for a digest)."""
+    root = layout.resolve(ref)
+    local_repo = root.ref_name.rpartition(":")[0] if root.ref_name else None
+    tag = dest.tag
+    if tag is None and dest.digest is None and root.ref_name and "@" not in ref:
+        tag = root.ref_name.rpartition(":")[2]
+    if dest.digest is not None and dest.digest != root.digest:
+        raise RegistryError(f"{ref} is {root.digest}, not the digest in {dest}")
+    root = Descriptor(media_type=root.media_type, digest=root.digest, size=root.size)
+    result = TransferResult(source=ref, destination=str(dest.with_tag(tag)))
+    sender = _Sender(
+        LayoutOrigin(layout, local_repo),
+        client,
+        dest.repository,
+        result,
+        progress or NullProgress(),
+        jobs,
+    )
+    return _send_image(sender, root, tag, result)
+
+
+def copy(
+    src: Reference,
+    dest: Reference,
+    source: RegistryClient,
+    target: RegistryClient,
+    *,
+    progress: Progress | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> TransferResult:
+    """Copy ``src`` to ``dest`` registry to registry, with referrers and cosign tags. Blobs
+    are mounted when both are on one registry, else streamed through (hashed on the way)."""
+    root = _resolve_remote(source, src)
+    tag = dest.tag or (src.tag if dest.digest is None else None)
+    result = TransferResult(source=str(src), destination=str(dest.with_tag(tag)))
+    origin = RegistryOrigin(source, src.repository)
+    sender = _Sender(origin, target, dest.repository, result, progress or NullProgress(), jobs)
+    return _send_image(sender, root, tag, result)
+
+
+def _resolve_remote(client: RegistryClient, ref: Reference) -> Descriptor:
+    reference = ref.reference or "latest"
+    found = client.get_manifest(ref.repository, reference)
+    if found is None:
+        raise ReferenceNotFound(
+            f"registry {ref.registry} has no manifest {ref.repository}:{reference}",
+            hint="check the repository and tag (`crane ls` lists the tags)",
+        )
+    return found.descriptor
+
+
+# -- pull ---------------------------------------------------------------------------------
+
+
+class _Receiver:
+    """Fetches trees from a registry repository into the local layout, verified."""
+
+    def __init__(
+        self,
+        client: RegistryClient,
+        repository: str,
+        layout: OCILayout,
+        result: TransferResult,
+        progress: Progress,
+        jobs: int,
+    ) -> None:
+        self.origin = RegistryOrigin(client, repository)
+        self.client = client
+        self.repository = repository
+        self.layout = layout
+        self.result = result
+        self.progress = progress
+        self.jobs = jobs
+
+    def receive_tree(self, root: Descriptor) -> None:
+        tree = _Tree()
+        _walk(self.origin, root, tree)
+        blobs = list(tree.blobs.values())
+        if blobs:
+            with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, len(blobs)))) as pool:
+                for future in [pool.submit(self._receive_blob, b) for b in blobs]:
+                    future.result()
+        for desc, data in tree.manifests:
+            with self.layout.blob_writer(desc.digest) as writer:
+                writer.write(data)
+            self.result.manifests += 1
+
+    def _receive_blob(self, desc: Descriptor) -> None:
+        if self.layout.has_blob(desc.digest):
+            self.result.count("skipped")
+            return
+        self.progress.add_total(desc.size)
+
+        def attempt() -> None:
+            done = 0
+            try:
+                with (
+                    self.client.open_blob(self.repository, desc) as chunks,
+                    self.layout.blob_writer(desc.digest) as writer,
+                ):
+                    for chunk in chunks:
+                        writer.write(chunk)
+                        done += len(chunk)
+                        self.progress.advance(len(chunk))
+            except BaseException:
+                self.progress.advance(-done)
+                raise
+
+        try:
+            self.client.options.retry.call(attempt)
+        except StoreError as exc:
+            if not exc.message.startswith(_MISMATCH):
+                raise
+            raise RegistryError(
+                f"registry {self.client.registry} served blob {desc.digest} with other content"
+                f" ({exc.message.split()[4].rstrip(',')}); nothing was kept",
+                hint="the registry's storage is corrupted or something altered the transfer",
+            ) from exc
+        self.result.count("pushed", desc.size)
+
+
+def pull(
+    src: Reference,
+    layout: OCILayout,
+    client: RegistryClient,
+    *,
+    progress: Progress | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> TransferResult:
+    """Pull ``src`` into ``layout``, verified, with its referrers and cosign tags; tag it as
+    ``registry/repository:tag`` (``…@sha256:…`` when pulled by digest)."""
+    root = _resolve_remote(client, src)
+    name = f"{src.name}:{src.tag}" if src.tag else f"{src.name}@{root.digest}"
+    result = TransferResult(source=str(src), destination=name)
+    receiver = _Receiver(client, src.repository, layout, result, progress or NullProgress(), jobs)
+    receiver.receive_tree(root)
+    layout.tag(name, root)
+    for desc in client.referrers(src.repository, root.digest):
+        receiver.receive_tree(desc)
+        layout.add_referrer(desc)
+        result.referrers += 1
+    for suffix in COSIGN_SUFFIXES:
+        tag = fallback_tag(root.digest) + suffix
+        found = client.get_manifest(src.repository, tag)
+        if found is not None:
+            receiver.receive_tree(found.descriptor)
+            layout.tag(f"{src.name}:{tag}", found.descriptor)
+            result.cosign_tags.append(tag)
+    result.digest = root.digest
+    result.media_type = root.media_type
+    return result
