@@ -119,3 +119,11 @@ class RegistryError(BakeryError):
 
 class AuthError(UserError):
     """A registry refused the credentials, or needs credentials that were not given."""
+
+
+class SigningKeyError(UserError):
+    """A signing or public key is unreadable, malformed, or its password is wrong."""
+
+
+class SignatureError(BakeryError):
+    """A signature, attestation or provenance does not verify."""

@@ -5,6 +5,7 @@
 ``work/``   per-bake work directories (a rootfs being built); removed when a bake ends
 ``rootfs/`` the last few finished rootfs trees, by chain id: a later bake that must run a step
             on top of the same layers takes one instead of re-applying every layer
+``keys/``   the development signing key pair (``cosign.key``, ``cosign.pub``), made on first use
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class Store:
     def vulndb_path(self) -> Path:
         """The local vulnerability database (``bakery db import`` fills it)."""
         return self.root / "vulndb.sqlite"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where the development signing key pair lives (created on first use, mode 0700)."""
+        return self.root / "keys"
 
     @property
     def rootfs_root(self) -> Path:
