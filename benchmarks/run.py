@@ -244,13 +244,17 @@ import sys, time
 t0 = time.perf_counter()
 from pathlib import Path
 from bakery.scan.catalog import catalog_rootfs
-from bakery.scan.sbom import cyclonedx_json, spdx_json
+from bakery.scan.sbom.cyclonedx import cyclonedx_json
+writers = [cyclonedx_json]
+if sys.argv[3] == "both":
+    from bakery.scan.sbom.spdx import spdx_json
+    writers.append(spdx_json)
 t1 = time.perf_counter()
 digest = "sha256:" + "0" * 64
 for _ in range(int(sys.argv[2])):
     t2 = time.perf_counter()
     packages = catalog_rootfs(Path(sys.argv[1])).packages
-    for write in (cyclonedx_json, spdx_json):
+    for write in writers:
         write(packages, image_name="bench/debian-base", image_digest=digest, repository_url=None,
               created="2023-11-14T22:13:20Z")
     t3 = time.perf_counter()
@@ -284,10 +288,10 @@ def bench_sbom(results: dict[str, Any], rootfs: Path) -> None:
             ]
         )
 
-    def ours(repeat: int) -> tuple[float, float, float]:
+    def ours(repeat: int, formats: str) -> tuple[float, float, float]:
         start = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-c", SBOM_DRIVER, str(rootfs), str(repeat)],
+            [sys.executable, "-c", SBOM_DRIVER, str(rootfs), str(repeat), formats],
             capture_output=True,
             text=True,
             check=True,
@@ -296,27 +300,32 @@ def bench_sbom(results: dict[str, Any], rootfs: Path) -> None:
 
     runs: dict[str, list[float]] = {
         "trivy_process": [],
-        "bakery_process": [],
+        "bakery_cyclonedx_process": [],
+        "bakery_both_process": [],
         "bakery_imports": [],
         "bakery_work_first": [],
         "bakery_work_warm": [],
     }
     for _ in range(5):
         runs["trivy_process"].append(trivy())
-        process, imports, first = ours(1)
-        runs["bakery_process"].append(process)
+        runs["bakery_cyclonedx_process"].append(ours(1, "cyclonedx")[0])
+        process, imports, first = ours(1, "both")
+        runs["bakery_both_process"].append(process)
         runs["bakery_imports"].append(imports)
         runs["bakery_work_first"].append(first)
-        runs["bakery_work_warm"].append(ours(3)[2])
+        runs["bakery_work_warm"].append(ours(3, "both")[2])
     median = {k: round(statistics.median(v), 3) for k, v in runs.items()}
     results["sbom_vs_trivy"] = {
         "median_s": median,
-        "ratio_work": round(median["bakery_work_first"] / median["trivy_process"], 3),
-        "ratio_whole_process": round(median["bakery_process"] / median["trivy_process"], 3),
+        "ratio_same_output": round(median["bakery_cyclonedx_process"] / median["trivy_process"], 3),
+        "ratio_work_both": round(median["bakery_work_first"] / median["trivy_process"], 3),
+        "ratio_both_process": round(median["bakery_both_process"] / median["trivy_process"], 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "target": "bakery <= trivy (ratio <= 1)",
-        "command": "catalog_rootfs + cyclonedx_json + spdx_json on the debian-base rootfs (work: timed "
-        "inside one process, first call; process: python start + imports + work)  vs  "
-        "trivy rootfs --format cyclonedx --offline-scan --skip-db-update (whole process)",
+        "command": "same output: a python process that catalogs the debian-base rootfs and writes "
+        "CycloneDX (start + imports + work)  vs  trivy rootfs --format cyclonedx --offline-scan "
+        "--skip-db-update (whole process). Also: CycloneDX + SPDX in one process, and the work "
+        "alone timed inside it (first call; warm = third call)",
     }
 
 

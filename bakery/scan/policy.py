@@ -59,6 +59,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Vali
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bakery.errors import UserError
+from bakery.scan.licenses import choices
 from bakery.scan.model import SEVERITY_ORDER, Category, Finding, Package, Severity
 
 API_VERSION = "bakery.dev/v1"
@@ -450,69 +451,22 @@ def _missing_labels(required: Sequence[str], labels: Mapping[str, str]) -> list[
     ]
 
 
-# --- SPDX license expressions --------------------------------------------------------------
-
-_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+# --- licence expressions -------------------------------------------------------------------
 
 
 def _forced(expression: str, patterns: list[str]) -> set[str]:
     """The forbidden licences every choice ``expression`` allows includes (empty: none).
 
     The expression is expanded into its choices (``A OR (B AND C)`` is {A} or {B, C}); it
-    forces a forbidden licence when each choice holds one. Operators are matched in any case
-    (Debian writes ``GPL-2+ or Artistic``); an expression that does not parse is read as all
-    of its licences at once.
+    forces a forbidden licence when each choice holds one.
     """
-    tokens = _TOKEN.findall(expression)
-    try:
-        choices, rest = _or_expression(tokens)
-        if rest:
-            raise ValueError("trailing tokens")
-    except (ValueError, IndexError):
-        choices = [frozenset(t for t in tokens if t.upper() not in ("AND", "OR", "WITH", "(", ")"))]
     forced: set[str] = set()
-    for choice in choices:
+    for choice in choices(expression):
         hits = {name for name in choice if any(fnmatchcase(name.lower(), p) for p in patterns)}
         if not hits:
             return set()
         forced |= hits
     return forced
-
-
-_Choices: TypeAlias = list[frozenset[str]]
-
-
-def _or_expression(tokens: list[str]) -> tuple[_Choices, list[str]]:
-    """``and-expr (OR and-expr)*``: the union of the operands' choices."""
-    choices, tokens = _and_expression(tokens)
-    while tokens and tokens[0].upper() == "OR":
-        more, tokens = _and_expression(tokens[1:])
-        choices = choices + more
-    return choices, tokens
-
-
-def _and_expression(tokens: list[str]) -> tuple[_Choices, list[str]]:
-    """``atom (AND atom)*``: every combination of the operands' choices."""
-    choices, tokens = _atom(tokens)
-    while tokens and tokens[0].upper() == "AND":
-        more, tokens = _atom(tokens[1:])
-        choices = [left | right for left in choices for right in more]
-    return choices, tokens
-
-
-def _atom(tokens: list[str]) -> tuple[_Choices, list[str]]:
-    """``( or-expr )`` or ``license [WITH exception]``."""
-    if tokens[0] == "(":
-        choices, rest = _or_expression(tokens[1:])
-        if not rest or rest[0] != ")":
-            raise ValueError("unbalanced parenthesis")
-        return choices, rest[1:]
-    if tokens[0] == ")" or tokens[0].upper() in ("AND", "OR", "WITH"):
-        raise ValueError(f"unexpected {tokens[0]}")
-    rest = tokens[1:]
-    if rest and rest[0].upper() == "WITH":
-        rest = rest[2:]
-    return [frozenset({tokens[0]})], rest
 
 
 # --- rendering -----------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from bakery.scan.match import match
 from bakery.scan.misconfig import scan_misconfig
 from bakery.scan.model import NO_VULNDB, Finding, Package
 from bakery.scan.policy import Policy, PolicyResult, evaluate
-from bakery.scan.sbom import cyclonedx_json, spdx_json
+from bakery.scan.sbom.cyclonedx import cyclonedx_json
+from bakery.scan.sbom.spdx import spdx_json
 from bakery.scan.secrets import scan_secrets
 
 CYCLONEDX = "application/vnd.cyclonedx+json"

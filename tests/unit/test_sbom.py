@@ -15,7 +15,8 @@ from spdx_tools.spdx.validation.document_validator import validate_full_spdx_doc
 
 from bakery.errors import UserError
 from bakery.scan.model import Package
-from bakery.scan.sbom import cyclonedx_json, spdx_json
+from bakery.scan.sbom.cyclonedx import cyclonedx_json
+from bakery.scan.sbom.spdx import spdx_json
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 IMAGE = {

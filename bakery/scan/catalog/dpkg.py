@@ -10,7 +10,8 @@ or a ``triggers-*`` state, whatever the selection (``hold ok installed`` is inst
 Packages left ``unpacked``, ``half-configured`` or ``half-installed`` are skipped with a note.
 
 Licences come from machine-readable (DEP-5) ``/usr/share/doc/<name>/copyright`` files: the
-synopsis of every ``License`` field, as written (Debian short names are not SPDX ids).
+synopsis of every ``License`` field, translated from Debian's short names to SPDX
+(``GPL-2+`` → ``GPL-2.0-or-later``) where SPDX has the licence, else as written.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from debian.debian_support import Version
 from packageurl import PackageURL
 
 from bakery.scan.catalog import MIB, CatalogResult, OsRelease, Rootfs, blocks
+from bakery.scan.licenses import spdx_from_debian
 from bakery.scan.model import Package
 
 STATUS = "/var/lib/dpkg/status"
@@ -132,7 +134,9 @@ class _Database:
         if text is None:
             return ()
         if text not in self.copyrights:
-            self.copyrights[text] = dep5_licenses(text)
+            self.copyrights[text] = tuple(
+                dict.fromkeys(spdx_from_debian(name) for name in dep5_licenses(text))
+            )
         return self.copyrights[text]
 
 
