@@ -2,9 +2,163 @@
 
 from __future__ import annotations
 
-import click
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
-COMMANDS: tuple[click.Command, ...] = ()
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from bakery.cli.options import err, out, store_option
+from bakery.cli.render import human_size
+from bakery.distribute.client import ClientOptions, RegistryClient
+from bakery.distribute.reference import Reference
+from bakery.distribute.session import connect
+from bakery.distribute.transfer import DEFAULT_JOBS, TransferResult, copy, pull, push
+from bakery.store import Store
+
+insecure_option = click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow plain HTTP to a registry that is not on loopback (loopback always may).",
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for CI)."
+)
+jobs_option = click.option(
+    "--jobs",
+    type=click.IntRange(1, 32),
+    default=DEFAULT_JOBS,
+    show_default=True,
+    help="Blobs transferred at once.",
+)
+
+
+def _client(registry: str, insecure: bool) -> RegistryClient:
+    options = ClientOptions(insecure=insecure)
+    return connect(registry, environ=os.environ, home=Path.home(), options=options)
+
+
+class _Bar:
+    """A rich transfer bar on stderr, drawn only on a terminal (CI logs stay clean)."""
+
+    def __init__(self, label: str) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self._task = self._progress.add_task(label, total=0)
+
+    def add_total(self, nbytes: int) -> None:
+        """More bytes to move."""
+        total = self._progress.tasks[0].total or 0
+        self._progress.update(self._task, total=total + nbytes)
+
+    def advance(self, nbytes: int) -> None:
+        """Bytes moved (negative when a failed try is rolled back)."""
+        self._progress.advance(self._task, nbytes)
+
+    @contextlib.contextmanager
+    def shown(self) -> Iterator[_Bar]:
+        with self._progress:
+            yield self
+
+
+def _report(verb: str, result: TransferResult, as_json: bool) -> None:
+    if as_json:
+        click.echo(result.to_json())
+        return
+    extras = []
+    if result.referrers:
+        extras.append(f"{result.referrers} referrers")
+    if result.cosign_tags:
+        extras.append(", ".join(result.cosign_tags))
+    out.print(
+        f"{verb} {result.destination}@{result.digest}\n"
+        f"  blobs: {result.blobs_pushed} transferred ({human_size(result.bytes_transferred)}), "
+        f"{result.blobs_skipped} already there, {result.blobs_mounted} mounted"
+        + (f"\n  with: {'; '.join(extras)}" if extras else "")
+    )
+
+
+@click.command("push")
+@click.argument("ref")
+@click.argument("dest")
+@store_option
+@insecure_option
+@json_option
+@jobs_option
+def push_command(
+    ref: str, dest: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int
+) -> None:
+    """Push REF (a tag or digest in the store) to DEST (HOST[:PORT]/REPO[:TAG]).
+
+    The image's referrers (SBOMs, scan results) and cosign .sig/.att/.sbom tags go with it.
+    Without :TAG, DEST takes REF's tag. Credentials: BAKERY_REGISTRY_USERNAME/PASSWORD, else
+    ~/.docker/config.json (or $DOCKER_CONFIG) with its credential helpers.
+    """
+    target = Reference.parse(dest)
+    store = Store.open(store_dir)
+    with _client(target.registry, insecure) as client, _Bar("push").shown() as bar:
+        result = push(store.oci, ref, target, client, progress=bar, jobs=jobs)
+    _report("pushed", result, as_json)
+
+
+@click.command("pull")
+@click.argument("src")
+@store_option
+@insecure_option
+@json_option
+@jobs_option
+def pull_command(src: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int) -> None:
+    """Pull SRC (HOST[:PORT]/REPO:TAG or @sha256:…) into the store, every byte verified.
+
+    It is tagged HOST[:PORT]/REPO:TAG in the store; referrers and cosign tags come along.
+    """
+    source = Reference.parse(src)
+    store = Store.open(store_dir)
+    with _client(source.registry, insecure) as client, _Bar("pull").shown() as bar:
+        result = pull(source, store.oci, client, progress=bar, jobs=jobs)
+    _report("pulled", result, as_json)
+
+
+@click.command("copy")
+@click.argument("src")
+@click.argument("dest")
+@insecure_option
+@json_option
+@jobs_option
+def copy_command(src: str, dest: str, insecure: bool, as_json: bool, jobs: int) -> None:
+    """Copy SRC to DEST, registry to registry, with referrers and cosign tags.
+
+    Blobs are mounted when both are on the same registry, else streamed through (verified).
+    """
+    source, target = Reference.parse(src), Reference.parse(dest)
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(_client(source.registry, insecure))
+        writer = reader
+        if target.registry != source.registry:
+            writer = stack.enter_context(_client(target.registry, insecure))
+        bar = stack.enter_context(_Bar("copy").shown())
+        result = copy(source, target, reader, writer, progress=bar, jobs=jobs)
+    _report("copied", result, as_json)
+
+
+COMMANDS: tuple[click.Command, ...] = (push_command, pull_command, copy_command)
 
 
 def register(group: click.Group) -> None:

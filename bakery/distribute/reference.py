@@ -31,6 +31,12 @@ def _bad(text: str, why: str) -> UserError:
     return UserError(f"'{text}' is not a valid registry reference: {why}", hint=_EXAMPLE)
 
 
+def _looks_like_host(first: str) -> bool:
+    """Docker's rule: a first component is a registry host when it has a dot or a port, is
+    ``localhost`` or an IPv6 literal (``team/app`` is a Docker Hub path, not a host)."""
+    return "." in first or ":" in first or first == "localhost" or first.startswith("[")
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """A parsed registry reference; ``tag`` and ``digest`` may both be set (the digest wins)."""
@@ -47,7 +53,7 @@ class Reference:
         if at and not is_digest(digest):
             raise _bad(text, f"'{digest}' is not a sha256:<64 lowercase hex> digest")
         host, slash, path = rest.partition("/")
-        if not slash or _HOST_RE.fullmatch(host) is None:
+        if not slash or not _looks_like_host(host) or _HOST_RE.fullmatch(host) is None:
             raise _bad(text, "it must start with the registry host (HOST[:PORT]/REPOSITORY)")
         name, colon, tag = path.rpartition(":") if ":" in path else (path, "", "")
         if colon and _TAG_RE.fullmatch(tag) is None:

@@ -1,0 +1,46 @@
+"""Connecting to registries from the edge (CLI, bake): credentials and options in one place.
+
+The environment and home directory are passed in, so library code never reads them itself;
+``bakery bake --push`` and ``bakery push`` both go through :func:`push_image`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from bakery.distribute.client import ClientOptions, RegistryClient
+from bakery.distribute.credentials import resolve_credentials
+from bakery.distribute.reference import Reference
+from bakery.distribute.transfer import DEFAULT_JOBS, Progress, TransferResult, push
+from bakery.oci.layout import OCILayout
+
+
+def connect(
+    registry: str,
+    *,
+    environ: Mapping[str, str],
+    home: Path,
+    options: ClientOptions | None = None,
+) -> RegistryClient:
+    """A client for ``registry`` with the credentials the environment / Docker config give."""
+    credentials = resolve_credentials(registry, environ=environ, home=home)
+    return RegistryClient(registry, credentials=credentials, options=options)
+
+
+def push_image(
+    layout: OCILayout,
+    ref: str,
+    dest: str,
+    *,
+    environ: Mapping[str, str],
+    home: Path,
+    insecure: bool = False,
+    progress: Progress | None = None,
+    jobs: int = DEFAULT_JOBS,
+) -> TransferResult:
+    """Push ``ref`` (a tag or digest in ``layout``) to ``dest`` (``HOST/REPO[:TAG]``)."""
+    target = Reference.parse(dest)
+    options = ClientOptions(insecure=insecure)
+    with connect(target.registry, environ=environ, home=home, options=options) as client:
+        return push(layout, ref, target, client, progress=progress, jobs=jobs)

@@ -1,0 +1,262 @@
+"""Real CNCF distribution registries for the distribution tests, on 127.0.0.1.
+
+``registry``         no auth
+``basic_registry``   htpasswd (bcrypt) Basic auth, user ``alice`` / ``wonderland``
+``token_registry``   ``auth: token:`` against :class:`TokenServer`, a small token service here:
+                     a self-signed certificate (``cryptography``) is the registry's
+                     rootcertbundle and signs RS256 JWTs (PyJWT) carrying it in ``x5c``.
+
+Import the fixtures explicitly in a test module (``from tests.integration.registry_fixtures
+import registry``). Each registry gets a free port and a tmp storage directory, and is stopped
+when the test ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import bcrypt
+import httpx
+import jwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import require_tools
+
+USER = "alice"
+PASSWORD = "wonderland"
+SERVICE = "bakery-test-registry"
+ISSUER = "bakery-test-issuer"
+#: the registry accepts a JWT this long after its exp (distribution's clock-skew leeway)
+REGISTRY_LEEWAY = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Registry:
+    """A running ``docker-registry serve``: ``host`` is ``127.0.0.1:PORT``."""
+
+    host: str
+    root: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    token_server: TokenServer | None = None
+
+    def ref(self, path: str) -> str:
+        return f"{self.host}/{path}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_registry(tmp: Path, auth: dict[str, Any] | None = None) -> Registry:
+    """Start docker-registry with storage in ``tmp`` and wait until it answers /v2/."""
+    require_tools("docker-registry")
+    port = free_port()
+    root = tmp / "storage"
+    root.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(root)}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+    }
+    if auth:
+        config["auth"] = auth
+    config_path = tmp / "registry.yml"
+    config_path.write_text(json.dumps(config))  # JSON is YAML
+    log = tmp / "registry.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["docker-registry", "serve", str(config_path)], stdout=out, stderr=out
+        )
+    registry = Registry(f"127.0.0.1:{port}", root, process, log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"docker-registry exited: {log.read_text()[-2000:]}", pytrace=False)
+        try:
+            httpx.get(f"http://{registry.host}/v2/", timeout=1)
+            return registry
+        except httpx.TransportError:
+            time.sleep(0.05)
+    registry.stop()
+    pytest.fail(f"docker-registry did not start: {log.read_text()[-2000:]}", pytrace=False)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    """A registry without auth."""
+    running = start_registry(tmp_path / "registry")
+    yield running
+    running.stop()
+
+
+def write_htpasswd(path: Path, users: dict[str, str]) -> Path:
+    lines = [
+        f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(rounds=5)).decode()}"
+        for u, p in users.items()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def basic_registry(tmp_path: Path) -> Iterator[Registry]:
+    """A registry with htpasswd Basic auth (USER / PASSWORD)."""
+    htpasswd = write_htpasswd(tmp_path / "htpasswd", {USER: PASSWORD})
+    running = start_registry(
+        tmp_path / "registry", {"htpasswd": {"realm": "bakery-test", "path": str(htpasswd)}}
+    )
+    yield running
+    running.stop()
+
+
+# -- the token service --------------------------------------------------------------------
+
+
+@dataclass
+class TokenServer:
+    """Issues registry JWTs for USER/PASSWORD (docker token spec).
+
+    ``jwt_seconds`` is how long a token is valid at the registry (counting distribution's
+    leeway); ``reported_seconds`` is the ``expires_in`` told to the client. Telling the client
+    a longer life than the registry grants makes the registry answer 401 to a cached token,
+    which is how a refresh on 401 is tested.
+    """
+
+    key: rsa.RSAPrivateKey
+    cert_pem: bytes
+    cert_der: bytes
+    jwt_seconds: int = 300
+    reported_seconds: int = 300
+    requests: list[dict[str, list[str]]] = field(default_factory=list)
+    port: int = 0
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def realm(self) -> str:
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def issue(self, scopes: list[str]) -> str:
+        now = int(time.time())
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        claims = {
+            "iss": ISSUER,
+            "sub": USER,
+            "aud": SERVICE,
+            "exp": now + self.jwt_seconds - REGISTRY_LEEWAY,
+            "nbf": now - 5,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
+        }
+        headers = {"x5c": [base64.b64encode(self.cert_der).decode()]}
+        return jwt.encode(claims, self.key, algorithm="RS256", headers=headers)
+
+    def start(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                query = parse_qs(urlparse(self.path).query)
+                server.requests.append(query)
+                expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                token = server.issue(query.get("scope", []))
+                body = json.dumps({"token": token, "expires_in": server.reported_seconds})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def make_token_server() -> TokenServer:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bakery test token signer")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return TokenServer(
+        key=key,
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
+        cert_der=cert.public_bytes(serialization.Encoding.DER),
+    )
+
+
+@pytest.fixture
+def token_registry(tmp_path: Path) -> Iterator[Registry]:
+    """A registry with Bearer token auth, its TokenServer in ``.token_server``."""
+    tokens = make_token_server()
+    tokens.start()
+    bundle = tmp_path / "token-root.pem"
+    bundle.write_bytes(tokens.cert_pem)
+    auth = {
+        "token": {
+            "realm": tokens.realm,
+            "service": SERVICE,
+            "issuer": ISSUER,
+            "rootcertbundle": str(bundle),
+        }
+    }
+    running = start_registry(tmp_path / "registry", auth)
+    running.token_server = tokens
+    yield running
+    running.stop()
+    tokens.stop()

@@ -1,0 +1,399 @@
+"""The distribution API client against an in-memory registry (httpx.MockTransport):
+uploads (monolithic, chunked, mount), retries, Link pagination, manifests, referrers."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from bakery.distribute.client import ClientOptions, RegistryClient, next_link
+from bakery.distribute.retry import RetryPolicy, TransientError, parse_retry_after
+from bakery.errors import RegistryError
+from bakery.oci import mediatypes as mt
+from bakery.oci.digest import sha256_digest
+from bakery.oci.model import Descriptor
+
+HOST = "127.0.0.1:5000"
+
+
+class MemoryRegistry:
+    """Just enough of the distribution API to exercise the client; records every request."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self.uploads: dict[str, bytearray] = {}
+        self.log: list[tuple[str, str, dict[str, str]]] = []
+        self.fault: Callable[[httpx.Request], httpx.Response | None] = lambda _: None
+        self.tags_per_page = 2
+        self.referrers_api = False
+        self.mount_params: list[dict[str, str]] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.log.append((request.method, request.url.path, dict(request.headers)))
+        if (injected := self.fault(request)) is not None:
+            return injected
+        path = request.url.path
+        if m := re.fullmatch(r"/v2/(.+)/blobs/uploads/(\w*)", path):
+            return self._upload(request, m.group(1), m.group(2))
+        if m := re.fullmatch(r"/v2/(.+)/blobs/(sha256:\w+)", path):
+            data = self.blobs.get(m.group(2))
+            if data is None:
+                return httpx.Response(404)
+            return httpx.Response(
+                200,
+                content=b"" if request.method == "HEAD" else data,
+                headers={"Content-Length": str(len(data))},
+            )
+        if m := re.fullmatch(r"/v2/(.+)/manifests/(.+)", path):
+            return self._manifest(request, m.group(1), m.group(2))
+        if m := re.fullmatch(r"/v2/(.+)/tags/list", path):
+            return self._tags(request, m.group(1))
+        if re.fullmatch(r"/v2/(.+)/referrers/(.+)", path) and not self.referrers_api:
+            return httpx.Response(404)
+        return httpx.Response(200 if path == "/v2/" else 404)
+
+    def _upload(self, request: httpx.Request, repo: str, uid: str) -> httpx.Response:
+        params = request.url.params
+        if request.method == "POST":
+            if "mount" in params:
+                self.mount_params.append(dict(params))
+            if "mount" in params and params["mount"] in self.blobs:
+                return httpx.Response(201)
+            uid = uuid.uuid4().hex
+            self.uploads[uid] = bytearray()
+            return httpx.Response(
+                202, headers={"Location": f"/v2/{repo}/blobs/uploads/{uid}?state=x"}
+            )
+        if uid not in self.uploads:
+            return httpx.Response(404, json={"errors": [{"code": "BLOB_UPLOAD_UNKNOWN"}]})
+        buffer = self.uploads[uid]
+        body = request.read()
+        if request.method == "PATCH":
+            start, end = map(int, request.headers["content-range"].split("-"))
+            if start != len(buffer) or end - start + 1 != len(body):
+                return httpx.Response(416)
+            buffer.extend(body)
+            return httpx.Response(202, headers={"Location": f"/v2/{repo}/blobs/uploads/{uid}"})
+        if request.method == "DELETE":
+            del self.uploads[uid]
+            return httpx.Response(204)
+        buffer.extend(body)
+        digest = params["digest"]
+        if sha256_digest(bytes(buffer)) != digest:
+            return httpx.Response(
+                400, json={"errors": [{"code": "DIGEST_INVALID", "message": "bad"}]}
+            )
+        self.blobs[digest] = bytes(buffer)
+        del self.uploads[uid]
+        return httpx.Response(201, headers={"Docker-Content-Digest": digest})
+
+    def _manifest(self, request: httpx.Request, repo: str, ref: str) -> httpx.Response:
+        if request.method == "PUT":
+            data = request.read()
+            digest = sha256_digest(data)
+            media_type = request.headers["content-type"]
+            self.manifests[(repo, digest)] = (media_type, data)
+            self.manifests[(repo, ref)] = (media_type, data)
+            return httpx.Response(201, headers={"Docker-Content-Digest": digest})
+        found = self.manifests.get((repo, ref))
+        if found is None:
+            return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+        media_type, data = found
+        return httpx.Response(
+            200,
+            content=data,
+            headers={"Content-Type": media_type, "Docker-Content-Digest": sha256_digest(data)},
+        )
+
+    def _tags(self, request: httpx.Request, repo: str) -> httpx.Response:
+        tags = sorted({ref for (r, ref) in self.manifests if r == repo and ":" not in ref})
+        last = request.url.params.get("last")
+        n = int(request.url.params.get("n", self.tags_per_page))
+        start = tags.index(last) + 1 if last else 0
+        page = tags[start : start + n]
+        headers = {}
+        if start + n < len(tags):
+            headers["Link"] = f'</v2/{repo}/tags/list?n={n}&last={page[-1]}>; rel="next"'
+        return httpx.Response(200, json={"name": repo, "tags": page}, headers=headers)
+
+    def count(self, method: str, pattern: str = "") -> int:
+        return sum(1 for m, p, _ in self.log if m == method and pattern in p)
+
+
+def _client(fake: MemoryRegistry, **options: object) -> RegistryClient:
+    policy = RetryPolicy(sleep=lambda _: None)
+    return RegistryClient(
+        HOST,
+        options=ClientOptions(retry=policy, **options),  # type: ignore[arg-type]
+        transport=httpx.MockTransport(fake.handler),
+    )
+
+
+def _opener(
+    data: bytes, piece: int = 1000
+) -> Callable[[], contextlib.AbstractContextManager[Iterable[bytes]]]:
+    @contextlib.contextmanager
+    def open_() -> Iterator[Iterable[bytes]]:
+        yield (data[i : i + piece] for i in range(0, len(data), piece))
+
+    return open_
+
+
+def _blob(data: bytes) -> Descriptor:
+    return Descriptor(media_type=mt.LAYER_GZIP, digest=sha256_digest(data), size=len(data))
+
+
+# -- retry policy --------------------------------------------------------------------------
+
+
+def test_retry_delays_grow_with_jitter_and_honour_retry_after() -> None:
+    policy = RetryPolicy(base_delay=1, max_delay=8, rng=random.Random(1))
+    for failures, ceiling in [(1, 1), (2, 2), (3, 4), (4, 8), (9, 8)]:
+        delays = [policy.delay(failures) for _ in range(50)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling / 2  # jitter spreads over the range
+    assert policy.delay(1, retry_after=3.0) == 3.0
+    assert policy.delay(1, retry_after=3600) == policy.max_retry_after
+
+
+def test_retry_is_bounded_and_only_for_transient_errors() -> None:
+    sleeps: list[float] = []
+    policy = RetryPolicy(attempts=3, sleep=sleeps.append)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        raise TransientError("503", retry_after=0.25)
+
+    with pytest.raises(TransientError):
+        policy.call(flaky)
+    assert len(calls) == 3 and sleeps == [0.25, 0.25]
+
+    def broken() -> str:
+        calls.append(1)
+        raise RegistryError("400 MANIFEST_INVALID")
+
+    calls.clear()
+    with pytest.raises(RegistryError):
+        policy.call(broken)
+    assert len(calls) == 1
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_client_retries_transient_statuses(status: int) -> None:
+    fake = MemoryRegistry()
+    failures = iter([True, True, False])
+    fake.fault = lambda r: (
+        httpx.Response(status, headers={"Retry-After": "0"}) if next(failures, False) else None
+    )
+    client = _client(fake)
+    client.ping()
+    assert fake.count("GET", "/v2/") == 3
+
+
+def test_client_does_not_retry_client_errors() -> None:
+    fake = MemoryRegistry()
+    fake.fault = lambda r: httpx.Response(
+        400, json={"errors": [{"code": "NAME_INVALID", "message": "no"}]}
+    )
+    with pytest.raises(RegistryError, match="400 NAME_INVALID: no") as caught:
+        _client(fake).ping()
+    assert not isinstance(caught.value, TransientError)
+    assert fake.count("GET") == 1
+
+
+def test_client_retries_connection_errors_then_gives_up_cleanly() -> None:
+    fake = MemoryRegistry()
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    fake.fault = drop
+    with pytest.raises(TransientError, match=r"cannot connect to registry 127\.0\.0\.1:5000"):
+        _client(fake).ping()
+    assert fake.count("GET") == 5
+
+
+# -- uploads -------------------------------------------------------------------------------
+
+
+def test_small_blob_is_one_monolithic_put() -> None:
+    fake = MemoryRegistry()
+    data = b"x" * 5000
+    outcome = _client(fake).upload_blob("team/app", _blob(data), _opener(data), mount_from=None)
+    assert outcome == "uploaded"
+    assert fake.blobs[sha256_digest(data)] == data
+    assert fake.count("POST") == 1 and fake.count("PUT") == 1 and fake.count("PATCH") == 0
+    put = next(h for m, _, h in fake.log if m == "PUT")
+    assert put["content-length"] == "5000"
+
+
+def test_large_blob_goes_in_ordered_chunks() -> None:
+    fake = MemoryRegistry()
+    data = bytes(random.Random(2).randbytes(10_500))
+    client = _client(fake, monolithic_max=4096, chunk_size=3000)
+    client.upload_blob("team/app", _blob(data), _opener(data, 777), mount_from=None)
+    assert fake.blobs[sha256_digest(data)] == data
+    ranges = [h["content-range"] for m, _, h in fake.log if m == "PATCH"]
+    assert ranges == ["0-2999", "3000-5999", "6000-8999", "9000-10499"]
+    assert fake.count("PUT") == 1
+
+
+def test_failed_upload_restarts_with_a_new_session() -> None:
+    fake = MemoryRegistry()
+    data = b"y" * 9000
+    patches = iter(range(100))
+    fake.fault = lambda r: (
+        httpx.Response(500) if r.method == "PATCH" and next(patches) == 1 else None
+    )
+    client = _client(fake, monolithic_max=1000, chunk_size=4000)
+    client.upload_blob("team/app", _blob(data), _opener(data), mount_from=None)
+    assert fake.blobs[sha256_digest(data)] == data
+    assert fake.count("POST") == 2  # a new session after the 500
+    assert fake.count("DELETE") == 1  # the broken one was cancelled
+    assert fake.uploads == {}
+
+
+def test_digest_rejected_by_registry_is_not_retried() -> None:
+    fake = MemoryRegistry()
+    data = b"z" * 100
+    wrong = Descriptor(media_type=mt.LAYER_GZIP, digest=sha256_digest(b"other"), size=100)
+    with pytest.raises(RegistryError, match="DIGEST_INVALID"):
+        _client(fake).upload_blob("team/app", wrong, _opener(data), mount_from=None)
+    assert fake.count("POST") == 1
+
+
+def test_cross_repo_mount() -> None:
+    fake = MemoryRegistry()
+    data = b"m" * 10
+    fake.blobs[sha256_digest(data)] = data
+    outcome = _client(fake).upload_blob("dst/app", _blob(data), _opener(data), mount_from="src/app")
+    assert outcome == "mounted"
+    assert [(m, p) for m, p, _ in fake.log] == [("POST", "/v2/dst/app/blobs/uploads/")]
+    assert fake.mount_params == [{"mount": sha256_digest(data), "from": "src/app"}]
+
+
+def test_mount_declined_falls_back_to_upload() -> None:
+    fake = MemoryRegistry()
+    data = b"n" * 10
+    outcome = _client(fake).upload_blob("dst/app", _blob(data), _opener(data), mount_from="src/app")
+    assert outcome == "uploaded"
+    assert fake.blobs[sha256_digest(data)] == data
+
+
+# -- manifests, tags, referrers ------------------------------------------------------------
+
+
+def _manifest_bytes(subject: str | None = None) -> bytes:
+    doc: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": mt.MANIFEST,
+        "config": {"mediaType": mt.EMPTY, "digest": mt.EMPTY_DIGEST, "size": 2},
+        "layers": [],
+    }
+    if subject:
+        doc["subject"] = {"mediaType": mt.MANIFEST, "digest": subject, "size": 1}
+        doc["artifactType"] = "application/spdx+json"
+    return json.dumps(doc).encode()
+
+
+def test_manifest_put_exact_bytes_and_get_with_accept() -> None:
+    fake = MemoryRegistry()
+    client = _client(fake)
+    data = _manifest_bytes()
+    put = client.put_manifest("team/app", "1.0", mt.MANIFEST, data)
+    assert put.digest == sha256_digest(data)
+    assert next(h for m, _, h in fake.log if m == "PUT")["content-type"] == mt.MANIFEST
+    got = client.get_manifest("team/app", "1.0")
+    assert got is not None and got.data == data and got.media_type == mt.MANIFEST
+    accept = next(h for m, _, h in fake.log if m == "GET")["accept"]
+    assert mt.MANIFEST in accept and mt.INDEX in accept and mt.DOCKER_MANIFEST in accept
+    assert client.get_manifest("team/app", "nope") is None
+
+
+def test_manifest_whose_bytes_do_not_match_the_digest_is_rejected() -> None:
+    fake = MemoryRegistry()
+    data = _manifest_bytes()
+    asked = sha256_digest(b"something else")
+    fake.manifests[("team/app", asked)] = (mt.MANIFEST, data)
+    with pytest.raises(RegistryError, match="hashes to"):
+        _client(fake).get_manifest("team/app", asked)
+
+
+def test_tags_follow_link_pagination() -> None:
+    fake = MemoryRegistry()
+    client = _client(fake)
+    for tag in ["a", "b", "c", "d", "e"]:
+        client.put_manifest("team/app", tag, mt.MANIFEST, _manifest_bytes())
+    assert client.tags("team/app") == ["a", "b", "c", "d", "e"]
+    assert fake.count("GET", "/tags/list") == 3
+    assert client.tags("team/app", page_size=10) == ["a", "b", "c", "d", "e"]
+
+
+def test_next_link_parsing() -> None:
+    base = httpx.URL("https://r.io/v2/a/tags/list?n=2")
+    link = '</v2/a/tags/list?n=2&last=b>; rel="next"'
+    assert str(next_link(base, link)) == "https://r.io/v2/a/tags/list?n=2&last=b"
+    assert str(next_link(base, '<https://o.io/x>; type="a"; rel=next')) == "https://o.io/x"
+    assert next_link(base, '</x>; rel="prev"') is None
+    assert next_link(base, None) is None
+
+
+def test_referrers_fallback_tag_index() -> None:
+    fake = MemoryRegistry()
+    client = _client(fake)
+    subject = client.put_manifest("team/app", "1", mt.MANIFEST, _manifest_bytes()).digest
+    assert client.referrers("team/app", subject) == []
+    sbom = _manifest_bytes(subject)
+    desc = Descriptor(
+        media_type=mt.MANIFEST,
+        digest=sha256_digest(sbom),
+        size=len(sbom),
+        artifact_type="application/spdx+json",
+    )
+    client.put_manifest("team/app", desc.digest, mt.MANIFEST, sbom)
+    client.add_fallback_referrer("team/app", subject, desc)
+    client.add_fallback_referrer("team/app", subject, desc)  # idempotent
+    assert client.referrers("team/app", subject) == [desc]
+    assert client.referrers("team/app", subject, "application/spdx+json") == [desc]
+    assert client.referrers("team/app", subject, "application/other") == []
+    tag = "sha256-" + subject.removeprefix("sha256:")
+    media_type, data = fake.manifests[("team/app", tag)]
+    assert media_type == mt.INDEX and json.loads(data)["manifests"][0]["digest"] == desc.digest
+
+
+def test_blob_download_verifies_size_and_content() -> None:
+    fake = MemoryRegistry()
+    data = b"blob" * 100
+    desc = _blob(data)
+    fake.blobs[desc.digest] = data
+    client = _client(fake)
+    assert client.read_blob("team/app", desc) == data
+    assert client.blob_size("team/app", desc.digest) == 400
+    assert client.blob_size("team/app", sha256_digest(b"none")) is None
+    fake.blobs[desc.digest] = b"evil" * 100
+    with pytest.raises(RegistryError, match="other content"):
+        client.read_blob("team/app", desc)
+    fake.blobs[desc.digest] = data + b"extra"
+    with pytest.raises(RegistryError, match="more than the 400 bytes"):
+        client.read_blob("team/app", desc)
+    assert hashlib.sha256(data).hexdigest() in desc.digest
