@@ -109,15 +109,25 @@ def scan_predicate(scan_result: bytes) -> dict[str, Any]:
     return {"scanner": {"uri": "https://bakery.dev/scanner"}, "result": _json(scan_result)}
 
 
+def stored_predicate(layout: OCILayout, digest: str, predicate_type: str) -> dict[str, Any] | None:
+    """The predicate of ``predicate_type`` made from what the scan stage stored beside the
+    image (the CycloneDX SBOM, the scan result); None when it was not stored."""
+    if predicate_type == CYCLONEDX_BOM:
+        sbom = read_referrer(layout, digest, CYCLONEDX)
+        return None if sbom is None else _json(sbom)
+    if predicate_type == BAKERY_SCAN_V1:
+        scan = read_referrer(layout, digest, SCAN_RESULT)
+        return None if scan is None else scan_predicate(scan)
+    return None
+
+
 def _scan_statements(layout: OCILayout, repository: str, digest: str) -> list[Statement]:
     """Statements of the CycloneDX SBOM and the scan result stored beside the image."""
     statements = []
-    sbom = read_referrer(layout, digest, CYCLONEDX)
-    if sbom is not None:
-        statements.append(statement_about(repository, digest, CYCLONEDX_BOM, _json(sbom)))
-    scan = read_referrer(layout, digest, SCAN_RESULT)
-    if scan is not None:
-        statements.append(statement_about(repository, digest, BAKERY_SCAN_V1, scan_predicate(scan)))
+    for predicate_type in (CYCLONEDX_BOM, BAKERY_SCAN_V1):
+        predicate = stored_predicate(layout, digest, predicate_type)
+        if predicate is not None:
+            statements.append(statement_about(repository, digest, predicate_type, predicate))
     return statements
 
 

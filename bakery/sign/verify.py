@@ -34,6 +34,7 @@ from bakery.sign.attestations import AttestationFindings, find_attestations, fin
 from bakery.sign.intoto import BAKERY_SCAN_V1, CYCLONEDX_BOM, SLSA_PROVENANCE_V1
 from bakery.sign.keys import PublicKey
 from bakery.sign.provenance import DEFAULT_BUILDER_ID, Provenance
+from bakery.sign.refs import repository_of
 from bakery.sign.sbomread import packages_from_cyclonedx
 
 #: opens the source of another repository (a base image may live in another one)
@@ -295,13 +296,8 @@ def _lineage(
 
 
 def _repository_of(ref: str | None, default: str) -> str:
-    """``golden/debian-base:12`` → ``golden/debian-base``; ``default`` when unnamed."""
-    if not ref:
-        return default
-    name = ref.partition("@")[0]
-    head, _, last = name.rpartition("/")
-    last = last.partition(":")[0]
-    return f"{head}/{last}" if head else last
+    """The repository a base's name is in; ``default`` (the image's own) when unnamed."""
+    return repository_of(ref) if ref else default
 
 
 def report_json(report: VerifyReport) -> str:
