@@ -1,0 +1,135 @@
+"""What an audit entry covers: the rows a write made, each by a hash of its content.
+
+A :class:`Covered` names a row (table and primary key) or a collection of rows (every package
+link or finding of an artifact) and the SHA-256 of its canonical JSON. ``bakery audit verify``
+recomputes the hash from the database: an edited, added or deleted row no longer matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bakery.registry import models as m
+
+#: tables whose single rows an entry may cover
+TABLES: dict[str, type[m.Base]] = {
+    cls.__tablename__: cls
+    for cls in (
+        m.Artifact,
+        m.Build,
+        m.LineageEdge,
+        m.TagEvent,
+        m.TagRule,
+        m.Scan,
+        m.Signature,
+        m.Channel,
+        m.ChannelAssignment,
+        m.Revocation,
+        m.Token,
+    )
+}
+
+
+def canonical(value: Any) -> bytes:
+    """Canonical JSON: sorted keys, no spaces, UTF-8; datetimes UTC ``Z``, bytes as hex."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain).encode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    raise TypeError(f"cannot put {type(value).__name__} in an audit entry")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Covered:
+    """A row, or a collection of rows, and the hash of its content when the entry was made."""
+
+    table: str
+    key: dict[str, int]
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "key": self.key, "sha256": self.digest}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Covered:
+        return cls(table=str(data["table"]), key=dict(data["key"]), digest=str(data["sha256"]))
+
+
+def _primary_key(row: m.Base) -> dict[str, int]:
+    mapper = row.__mapper__
+    return {str(col.key): int(getattr(row, str(col.key))) for col in mapper.primary_key}
+
+
+def cover(row: m.Base) -> Covered:
+    """Cover one row (flushed: its primary key is known)."""
+    return Covered(row.__tablename__, _primary_key(row), sha256(canonical(row.content())))
+
+
+def _package_links(session: Session, artifact_id: int) -> bytes:
+    purls = session.scalars(
+        select(m.Package.purl)
+        .join(m.ArtifactPackage, m.ArtifactPackage.package_id == m.Package.id)
+        .where(m.ArtifactPackage.artifact_id == artifact_id)
+        .order_by(m.Package.purl)
+    ).all()
+    return canonical(list(purls))
+
+
+def _findings(session: Session, artifact_id: int) -> bytes:
+    rows = session.scalars(
+        select(m.Finding).where(m.Finding.artifact_id == artifact_id).order_by(m.Finding.id)
+    ).all()
+    aliases: dict[int, list[str]] = {}
+    for finding_id, alias in session.execute(
+        select(m.FindingAlias.finding_id, m.FindingAlias.alias)
+        .join(m.Finding, m.Finding.id == m.FindingAlias.finding_id)
+        .where(m.Finding.artifact_id == artifact_id)
+        .order_by(m.FindingAlias.finding_id, m.FindingAlias.alias)
+    ):
+        aliases.setdefault(finding_id, []).append(alias)
+    return canonical([{**row.content(), "aliases": aliases.get(row.id, [])} for row in rows])
+
+
+#: collections an entry may cover, by the artifact they belong to
+COLLECTIONS: dict[str, Callable[[Session, int], bytes]] = {
+    "artifact_packages": _package_links,
+    "findings": _findings,
+}
+
+
+def cover_collection(session: Session, name: str, artifact_id: int) -> Covered:
+    """Cover every row of a collection of an artifact (after a flush)."""
+    return Covered(
+        name, {"artifact_id": artifact_id}, sha256(COLLECTIONS[name](session, artifact_id))
+    )
+
+
+def current_digest(session: Session, covered: Covered) -> str | None:
+    """The hash of what the database holds now for ``covered``; None if the row is gone."""
+    if covered.table in COLLECTIONS:
+        return sha256(COLLECTIONS[covered.table](session, covered.key["artifact_id"]))
+    model = TABLES.get(covered.table)
+    if model is None:
+        return None
+    mapper = model.__mapper__
+    ident = tuple(covered.key[str(col.key)] for col in mapper.primary_key)
+    row = session.get(model, ident if len(ident) > 1 else ident[0])
+    return None if row is None else sha256(canonical(row.content()))

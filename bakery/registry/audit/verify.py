@@ -1,0 +1,209 @@
+"""``bakery audit verify``: recompute the whole tree and check everything it vouches for.
+
+- entries are numbered 0..n-1 with no gap and n is the head's size (a deleted entry shows);
+- every stored node equals the node recomputed from the entries' bytes (an edited entry or
+  node shows);
+- every checkpoint's signature verifies and its root is the recomputed root at its size;
+- the last checkpoint this command accepted before (kept in the store, outside the database)
+  is consistent with the current tree, by an RFC 6962 consistency proof;
+- every row an entry covers still hashes to what the entry recorded (an edited or deleted row
+  shows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bakery.registry import models as m
+from bakery.registry.audit import merkle
+from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, log_size
+from bakery.registry.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from bakery.registry.audit.rows import Covered, current_digest
+
+_BATCH = 5000
+
+
+@dataclass
+class VerifyReport:
+    """What ``audit verify`` found; ``ok`` when it found nothing wrong."""
+
+    size: int = 0
+    root: bytes = b""
+    checkpoints: int = 0
+    rows_checked: int = 0
+    consistent_with: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "root_hash": self.root.hex(),
+            "checkpoints": self.checkpoints,
+            "rows_checked": self.rows_checked,
+            "consistent_with_size": self.consistent_with,
+            "problems": self.problems,
+        }
+
+
+def verify_log(
+    session: Session, verifier: Verifier, *, trusted: Path | None = None
+) -> VerifyReport:
+    """Check the log end to end; with ``trusted`` (a file), also against and then update it."""
+    report = VerifyReport(size=log_size(session))
+    tree = _recompute(session, report)
+    _check_nodes(session, tree, report)
+    report.root = tree.root() if tree.size else merkle.EMPTY_ROOT
+    _check_checkpoints(session, verifier, tree, report)
+    if trusted is not None:
+        _check_trusted(session, verifier, tree, trusted, report)
+    _check_rows(session, report)
+    if report.ok and trusted is not None:
+        latest = session.scalars(
+            select(m.AuditCheckpoint).order_by(m.AuditCheckpoint.id.desc()).limit(1)
+        ).first()
+        if latest is not None:
+            _save_trusted(trusted, latest.note)
+    return report
+
+
+def _recompute(session: Session, report: VerifyReport) -> merkle.MemoryTree:
+    tree = merkle.MemoryTree()
+    expected = 0
+    for seq, data in session.execute(
+        select(m.AuditEntry.seq, m.AuditEntry.data).order_by(m.AuditEntry.seq)
+    ).yield_per(_BATCH):
+        if seq != expected:
+            report.problems.append(f"audit entries {expected}..{seq - 1} are missing")
+            expected = seq
+        tree.append(bytes(data))
+        expected += 1
+    if expected != report.size:
+        report.problems.append(
+            f"the log should hold {report.size} entries but {expected} are numbered"
+        )
+    return tree
+
+
+def _check_nodes(session: Session, tree: merkle.MemoryTree, report: VerifyReport) -> None:
+    bad = 0
+    seen = 0
+    for key, value in session.execute(select(m.AuditNode.pos, m.AuditNode.hash)).yield_per(_BATCH):
+        level, index = key >> LEVEL_SHIFT, key & ((1 << LEVEL_SHIFT) - 1)
+        seen += 1
+        try:
+            expected = tree.node(level, index)
+        except (KeyError, IndexError):
+            report.problems.append(f"tree node ({level}, {index}) has no entries under it")
+            continue
+        if bytes(value) != expected:
+            bad += 1
+            if bad <= 10:
+                first = index << level
+                report.problems.append(
+                    f"tree node ({level}, {index}) does not match entries "
+                    f"{first}..{first + (1 << level) - 1}: an entry or node was edited"
+                )
+    wanted = sum(tree.size >> level for level in range(tree.size.bit_length()))
+    if seen != wanted:
+        report.problems.append(f"{wanted - seen} tree nodes are missing")
+
+
+def _check_checkpoints(
+    session: Session, verifier: Verifier, tree: merkle.MemoryTree, report: VerifyReport
+) -> None:
+    latest = None
+    for row in session.scalars(select(m.AuditCheckpoint).order_by(m.AuditCheckpoint.id)):
+        report.checkpoints += 1
+        try:
+            checkpoint = open_checkpoint(row.note, verifier, origin=verifier.name)
+        except NoteError as exc:
+            report.problems.append(f"checkpoint {row.id}: {exc.message}")
+            continue
+        if checkpoint.size != row.size or checkpoint.root != bytes(row.root):
+            report.problems.append(f"checkpoint {row.id}: its columns differ from its signed note")
+        if checkpoint.size > tree.size or tree.root(checkpoint.size) != checkpoint.root:
+            report.problems.append(
+                f"checkpoint {row.id} (size {checkpoint.size}) does not match the entries"
+            )
+        latest = checkpoint
+    if latest is not None and latest.size != tree.size:
+        report.problems.append(
+            f"the last checkpoint covers {latest.size} entries but the log has {tree.size}"
+        )
+
+
+def _check_trusted(
+    session: Session,
+    verifier: Verifier,
+    tree: merkle.MemoryTree,
+    trusted: Path,
+    report: VerifyReport,
+) -> None:
+    if not trusted.exists():
+        return
+    try:
+        old = open_checkpoint(trusted.read_text(encoding="utf-8"), verifier, origin=verifier.name)
+    except (NoteError, OSError, UnicodeDecodeError) as exc:
+        report.problems.append(f"the last verified checkpoint {trusted} is unreadable: {exc}")
+        return
+    if old.size > tree.size:
+        report.problems.append(
+            f"the log shrank: {old.size} entries were verified before, {tree.size} remain"
+        )
+        return
+    # the stored nodes answer the proof, unless they were found edited above
+    if report.problems:
+        proof = tree.consistency_proof(old.size)
+    else:
+        proof = consistency_proof(session, old.size, tree.size)
+    new_root = tree.root() if tree.size else merkle.EMPTY_ROOT
+    if not merkle.verify_consistency(old.size, tree.size, proof, old.root, new_root):
+        report.problems.append(
+            f"the log is not consistent with the checkpoint verified before (size {old.size}):"
+            " entries were rewritten"
+        )
+    else:
+        report.consistent_with = old.size
+
+
+def _save_trusted(path: Path, note: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(note, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _check_rows(session: Session, report: VerifyReport) -> None:
+    for seq, data in session.execute(
+        select(m.AuditEntry.seq, m.AuditEntry.data).order_by(m.AuditEntry.seq)
+    ).yield_per(_BATCH):
+        try:
+            rows = json.loads(bytes(data))["rows"]
+        except (ValueError, KeyError, TypeError):
+            report.problems.append(f"audit entry {seq} is not valid JSON")
+            continue
+        for raw in rows:
+            covered = Covered.from_json(raw)
+            report.rows_checked += 1
+            now = current_digest(session, covered)
+            if now is None:
+                report.problems.append(
+                    f"entry {seq}: the {covered.table} row {covered.key} it covers is gone"
+                )
+            elif now != covered.digest:
+                report.problems.append(
+                    f"entry {seq}: the {covered.table} row {covered.key} was edited"
+                )
+
+
+__all__ = ["Checkpoint", "VerifyReport", "verify_log"]

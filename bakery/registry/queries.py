@@ -1,0 +1,430 @@
+"""The questions a security team asks the registry.
+
+Every query binds its parameters (never formats SQL) and validates them first. Version ranges
+are compared in the database on :mod:`sortable keys <bakery.registry.versionkey>`, so
+"openssl < 3.0.13" is an index range scan in dpkg order, never a loop in Python.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from packageurl import PackageURL
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from bakery.errors import UserError
+from bakery.registry import models as m
+from bakery.registry.channels import channels_of
+from bakery.registry.lineage import MAX_DEPTH, walk
+from bakery.registry.refs import resolve
+from bakery.registry.revocation import revoked_ids
+from bakery.registry.signatures import SLSA_PROVENANCE
+from bakery.registry.versionkey import ECOSYSTEM_OF_TYPE, try_version_key
+
+MAX_LIMIT = 10_000
+_OPS = ("<=", ">=", "==", "<", ">", "=")
+_NAME = re.compile(r"[A-Za-z0-9@][A-Za-z0-9@/+._~-]{0,254}")
+_VULN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+_COMMIT = re.compile(r"[0-9a-f]{4,64}")
+_RECIPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,254}")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t else None
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise UserError(f"limit must be 1..{MAX_LIMIT} and offset >= 0")
+
+
+def parse_range(text: str) -> list[tuple[str, str]]:
+    """``"<3.0.13"``, ``">=1.0,<2"`` → [(op, version), …]."""
+    constraints = []
+    for part in text.split(","):
+        part = part.strip()
+        op = next((o for o in _OPS if part.startswith(o)), None)
+        version = part[len(op) :].strip() if op else ""
+        if op is None or not version or len(version) > 255:
+            raise UserError(
+                f"{part[:60]!r} is not a version constraint",
+                hint="e.g. '<3.0.13' or '>=1.1,<3.0.13' (operators < <= > >= ==)",
+            )
+        constraints.append(("==" if op == "=" else op, version))
+    return constraints
+
+
+def _compare(column: Any, op: str, key: bytes) -> ColumnElement[bool]:
+    result: ColumnElement[bool]
+    if op == "<":
+        result = column < key
+    elif op == "<=":
+        result = column <= key
+    elif op == ">":
+        result = column > key
+    elif op == ">=":
+        result = column >= key
+    else:
+        result = column == key
+    return result
+
+
+@dataclass(frozen=True)
+class PackageHit:
+    """An artifact containing a matching package."""
+
+    digest: str
+    artifact: str | None
+    package: str
+    version: str
+    purl: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _package_filter(
+    name: str | None, purl: str | None, package_type: str | None, versions: str | None, source: bool
+) -> ColumnElement[bool]:
+    exact_version = None
+    if purl is not None:
+        try:
+            parsed = PackageURL.from_string(purl)
+        except ValueError as exc:
+            raise UserError(
+                f"{purl[:80]!r} is not a package URL", hint="e.g. pkg:deb/debian/openssl"
+            ) from exc
+        package_type = parsed.type
+        name = (
+            f"{parsed.namespace}/{parsed.name}"
+            if parsed.type == "npm" and parsed.namespace
+            else parsed.name
+        )
+        exact_version = parsed.version
+    if not name or _NAME.fullmatch(name) is None:
+        raise UserError(
+            f"{(name or '')[:80]!r} is not a package name", hint="e.g. openssl or libc6"
+        )
+    name_col = m.Package.source_name if source else m.Package.name
+    clauses: list[ColumnElement[bool]] = [name_col == name]
+    if exact_version is not None:
+        clauses.append(m.Package.version == exact_version)
+    if package_type is not None:
+        clauses.append(m.Package.type == package_type)
+    if versions:
+        clauses.append(_range_filter(parse_range(versions), package_type))
+    return and_(*clauses)
+
+
+def _range_filter(
+    constraints: list[tuple[str, str]], package_type: str | None
+) -> ColumnElement[bool]:
+    types = [package_type] if package_type else sorted(ECOSYSTEM_OF_TYPE)
+    per_type = []
+    for t in types:
+        if t not in ECOSYSTEM_OF_TYPE:
+            raise UserError(f"version ranges are not supported for {t!r} packages")
+        keys = [(op, try_version_key(t, v)) for op, v in constraints]
+        if any(k is None for _, k in keys):
+            continue  # the bound is no version of this ecosystem: nothing of this type matches
+        per_type.append(
+            and_(
+                m.Package.type == t,
+                *(_compare(m.Package.version_key, op, k) for op, k in keys if k),
+            )
+        )
+    if not per_type:
+        raise UserError(
+            "no ecosystem accepts these versions",
+            hint="check the version syntax (dpkg, PEP 440 or SemVer) or give --type",
+        )
+    return or_(*per_type)
+
+
+def artifacts_with_package(
+    session: Session,
+    *,
+    name: str | None = None,
+    purl: str | None = None,
+    package_type: str | None = None,
+    versions: str | None = None,
+    source: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[PackageHit]]:
+    """(how many, one page of) artifacts containing the package in the version range."""
+    _page(limit, offset)
+    where = _package_filter(name, purl, package_type, versions, source)
+    matching = select(m.Package.id).where(where)
+    total = session.execute(
+        select(func.count())
+        .select_from(m.ArtifactPackage)
+        .where(m.ArtifactPackage.package_id.in_(matching))
+    ).scalar_one()
+    rows = session.execute(
+        select(
+            m.Artifact.digest, m.Artifact.name, m.Package.name, m.Package.version, m.Package.purl
+        )
+        .join(m.ArtifactPackage, m.ArtifactPackage.package_id == m.Package.id)
+        .join(m.Artifact, m.Artifact.id == m.ArtifactPackage.artifact_id)
+        .where(where)
+        .order_by(m.ArtifactPackage.package_id, m.ArtifactPackage.artifact_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return int(total), [PackageHit(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class VulnHit:
+    """An artifact affected by a vulnerability."""
+
+    digest: str
+    artifact: str | None
+    vuln_id: str
+    package: str | None
+    installed_version: str | None
+    severity: str
+    fixed_version: str | None
+    channels: list[str]
+    revoked: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def artifacts_affected_by(session: Session, vuln: str, *, limit: int = 1000) -> list[VulnHit]:
+    """Artifacts with a finding whose id or alias is ``vuln`` (e.g. a CVE for a DSA)."""
+    _page(limit, 0)
+    if _VULN.fullmatch(vuln) is None:
+        raise UserError(f"{vuln[:80]!r} is not a vulnerability id", hint="e.g. CVE-2024-0727")
+    alias = select(m.FindingAlias.finding_id).where(m.FindingAlias.alias == vuln)
+    rows = session.execute(
+        select(m.Artifact.id, m.Artifact.digest, m.Artifact.name, m.Finding)
+        .join(m.Finding, m.Finding.artifact_id == m.Artifact.id)
+        .where(or_(m.Finding.vuln_id == vuln, m.Finding.id.in_(alias)))
+        .order_by(m.Artifact.id, m.Finding.id)
+        .limit(limit)
+    ).all()
+    ids = [row[0] for row in rows]
+    channels, revoked = channels_of(session, ids), revoked_ids(session, ids)
+    return [
+        VulnHit(
+            digest,
+            name,
+            f.vuln_id,
+            f.package_purl,
+            f.installed_version,
+            f.severity,
+            f.fixed_version,
+            channels.get(aid, []),
+            aid in revoked,
+        )
+        for aid, digest, name, f in rows
+    ]
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """An artifact in a lineage walk; ``distance`` < 0 for ancestors, > 0 for descendants."""
+
+    digest: str
+    name: str | None
+    distance: int
+    channels: list[str]
+    revoked: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def lineage(
+    session: Session, ref: str, *, up: bool = True, down: bool = True, depth: int = MAX_DEPTH
+) -> list[LineageNode]:
+    """The artifact, its ancestors (bases) and descendants, with their channels."""
+    if not 1 <= depth <= MAX_DEPTH:
+        raise UserError(f"depth must be 1..{MAX_DEPTH}")
+    start = resolve(session, ref)
+    found = [(start.id, 0)]
+    if up:
+        found += [(node, -d) for node, d in walk(session, start.id, up=True, depth=depth)]
+    if down:
+        found += [(node, d) for node, d in walk(session, start.id, up=False, depth=depth)]
+    ids = [node for node, _ in found]
+    artifacts = {a.id: a for a in session.scalars(select(m.Artifact).where(m.Artifact.id.in_(ids)))}
+    channels, revoked = channels_of(session, ids), revoked_ids(session, ids)
+    nodes = [
+        LineageNode(artifacts[n].digest, artifacts[n].name, d, channels.get(n, []), n in revoked)
+        for n, d in found
+    ]
+    return sorted(nodes, key=lambda node: node.distance)
+
+
+@dataclass(frozen=True)
+class BuildRow:
+    """A recorded bake."""
+
+    id: int
+    digest: str | None
+    recipe: str
+    version: str
+    status: str
+    git_repo: str | None
+    git_commit: str | None
+    builder_id: str
+    host: str
+    started_at: str | None
+    finished_at: str | None
+    source_date_epoch: int | None
+    recipe_digest: str | None
+    lock_digest: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _builds(session: Session, where: ColumnElement[bool], limit: int) -> list[BuildRow]:
+    _page(limit, 0)
+    rows = session.execute(
+        select(m.Build, m.Artifact.digest)
+        .outerjoin(m.Artifact, m.Artifact.id == m.Build.artifact_id)
+        .where(where)
+        .order_by(m.Build.id.desc())
+        .limit(limit)
+    )
+    return [
+        BuildRow(
+            b.id,
+            digest,
+            b.recipe_name,
+            b.recipe_version,
+            b.status,
+            b.git_repo,
+            b.git_commit,
+            b.builder_id,
+            b.host,
+            _iso(b.started_at),
+            _iso(b.finished_at),
+            b.source_date_epoch,
+            b.recipe_digest,
+            b.lock_digest,
+        )
+        for b, digest in rows
+    ]
+
+
+def builds_of(session: Session, recipe: str, *, limit: int = 1000) -> list[BuildRow]:
+    """Every recorded bake of a recipe, newest first."""
+    if _RECIPE.fullmatch(recipe) is None:
+        raise UserError(f"{recipe[:80]!r} is not a recipe name", hint="e.g. golden/nginx")
+    return _builds(session, m.Build.recipe_name == recipe, limit)
+
+
+def built_from_commit(session: Session, commit: str, *, limit: int = 1000) -> list[BuildRow]:
+    """Every bake made from git commit ``commit`` (a full hash, or a prefix of 4+ digits)."""
+    if _COMMIT.fullmatch(commit) is None:
+        raise UserError(f"{commit[:80]!r} is not a git commit", hint="hex digits, at least 4")
+    where = (
+        m.Build.git_commit == commit if len(commit) >= 40 else m.Build.git_commit.startswith(commit)
+    )
+    return _builds(session, where, limit)
+
+
+@dataclass(frozen=True)
+class EvidenceReport:
+    """Images lacking evidence, and channels pointing at artifacts they should not."""
+
+    images: int
+    unsigned: list[str]
+    no_sbom: list[str]
+    no_provenance: list[str]
+    unscanned: list[str]
+    revoked_in_channel: list[str]
+    failing_in_channel: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return not any(
+            (
+                self.unsigned,
+                self.no_sbom,
+                self.no_provenance,
+                self.unscanned,
+                self.revoked_in_channel,
+                self.failing_in_channel,
+            )
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "complete": self.complete}
+
+
+def evidence_report(session: Session) -> EvidenceReport:
+    """What every image lacks: signature, SBOM, provenance, scan; bad channel pointers."""
+    image = m.Artifact.kind == "image"
+    sig, sbom = aliased(m.Signature), aliased(m.Artifact)
+
+    def lacking(condition: ColumnElement[bool]) -> list[str]:
+        query = select(m.Artifact.digest).where(image, ~condition).order_by(m.Artifact.id)
+        return list(session.scalars(query))
+
+    signed = exists().where(sig.artifact_id == m.Artifact.id, sig.kind == "signature")
+    has_sbom = exists().where(sbom.subject_id == m.Artifact.id, sbom.kind == "sbom")
+    provenance = exists().where(
+        sig.artifact_id == m.Artifact.id,
+        sig.kind == "attestation",
+        sig.predicate_type == SLSA_PROVENANCE,
+    )
+    scanned = exists().where(m.Scan.artifact_id == m.Artifact.id)
+    in_channel = _current_channel_artifacts(session)
+    failing = _failing(session, in_channel)
+    return EvidenceReport(
+        images=session.execute(select(func.count()).where(image)).scalar_one(),
+        unsigned=lacking(signed),
+        no_sbom=lacking(has_sbom),
+        no_provenance=lacking(provenance),
+        unscanned=lacking(scanned),
+        revoked_in_channel=_digests(session, revoked_ids(session, in_channel)),
+        failing_in_channel=_digests(session, failing),
+    )
+
+
+def _current_channel_artifacts(session: Session) -> set[int]:
+    later = aliased(m.ChannelAssignment)
+    newest = select(m.ChannelAssignment.artifact_id).where(
+        m.ChannelAssignment.artifact_id.is_not(None),
+        ~select(later.id)
+        .where(
+            later.channel_id == m.ChannelAssignment.channel_id, later.id > m.ChannelAssignment.id
+        )
+        .exists(),
+    )
+    return {int(a) for a in session.scalars(newest) if a is not None}
+
+
+def _failing(session: Session, ids: set[int]) -> set[int]:
+    failing = set()
+    for artifact_id in ids:
+        passed = session.scalars(
+            select(m.Scan.passed)
+            .where(m.Scan.artifact_id == artifact_id)
+            .order_by(m.Scan.id.desc())
+            .limit(1)
+        ).first()
+        if passed is False:
+            failing.add(artifact_id)
+    return failing
+
+
+def _digests(session: Session, ids: set[int]) -> list[str]:
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(m.Artifact.digest).where(m.Artifact.id.in_(ids)).order_by(m.Artifact.id)
+        )
+    )

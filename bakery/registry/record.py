@@ -1,0 +1,558 @@
+"""Recording a bake: the artifact, its build, lineage, tags, scan, SBOM packages and findings.
+
+:func:`record_bake` takes a :class:`~bakery.build.result.BakeResult` and the store it was baked
+into, reads the SBOM and scan result kept beside the image, and writes everything in one
+transaction with one audit entry. Recording the same digest again writes nothing (only tags
+that moved since are recorded). Base images in the result's lineage that the registry has not
+seen yet are recorded too (artifact, packages, scan), so lineage edges always have both ends.
+
+The lower-level :func:`record_artifact` takes typed values only (no store), for importers and
+the benchmark.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from packageurl import PackageURL
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bakery.build.result import BakeResult
+from bakery.oci.layout import OCILayout
+from bakery.oci.model import ImageManifest
+from bakery.registry import models as m
+from bakery.registry.audit.log import append
+from bakery.registry.audit.rows import Covered, cover, cover_collection
+from bakery.registry.db import Registry, now
+from bakery.registry.tags import record_tag
+from bakery.registry.versionkey import try_version_key
+from bakery.store import Store
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PackageFact:
+    """One SBOM package, normalised."""
+
+    purl: str
+    type: str
+    name: str
+    version: str
+    source_name: str | None = None
+    source_version: str | None = None
+
+
+@dataclass(frozen=True)
+class FindingFact:
+    """One vulnerability finding."""
+
+    vuln_id: str
+    severity: str
+    package_purl: str | None = None
+    installed_version: str | None = None
+    fixed_version: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanFact:
+    """A scan's verdict."""
+
+    passed: bool
+    scanner_version: str
+    vulnerability_db: str | None
+    packages: int
+    violations: int
+    findings: tuple[FindingFact, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildFact:
+    """Who built what, from what, where and when."""
+
+    recipe_name: str
+    recipe_version: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str = "succeeded"
+    builder_id: str = "bakery"
+    host: str = field(default_factory=socket.gethostname)
+    recipe_digest: str | None = None
+    lock_digest: str | None = None
+    git_repo: str | None = None
+    git_commit: str | None = None
+    source_date_epoch: int | None = None
+    log_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactFact:
+    """An artifact and everything known about it at recording time."""
+
+    digest: str
+    media_type: str
+    size: int
+    kind: str = "image"
+    name: str | None = None
+    created_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+    parents: tuple[tuple[str, str], ...] = ()  # (parent digest, "recipe" | "image")
+    build: BuildFact | None = None
+    scan: ScanFact | None = None
+    packages: tuple[PackageFact, ...] = ()
+    sboms: tuple[tuple[str, str, int], ...] = ()  # (digest, media type, size) of SBOM manifests
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording did: the artifact's id, and the audit entry (None: nothing new)."""
+
+    artifact_id: int
+    digest: str
+    audit_entry: int | None
+    created: bool
+
+
+def record_artifact(session: Session, fact: ArtifactFact, *, actor: str) -> Recorded:
+    """Record ``fact`` in the current write transaction (idempotent per digest)."""
+    at = now()
+    existing = session.scalars(select(m.Artifact).where(m.Artifact.digest == fact.digest)).first()
+    covered: list[Covered] = []
+    if existing is not None and (fact.build is None or _has_build(session, existing.id)):
+        covered += _tags(session, existing.id, fact.tags, actor, at)
+        if not covered:
+            return Recorded(existing.id, fact.digest, None, created=False)
+        seq = append(
+            session, kind="tags", actor=actor, at=at, subject={"digest": fact.digest}, rows=covered
+        )
+        return Recorded(existing.id, fact.digest, seq, created=False)
+    artifact = existing or _new_artifact(session, fact, at)
+    if existing is None:
+        covered.append(cover(artifact))
+        covered += _contents(session, artifact, fact, at)
+    if fact.build is not None:
+        build = _build(fact.build, artifact.id)
+        session.add(build)
+        session.flush()
+        covered.append(cover(build))
+    covered += _tags(session, artifact.id, fact.tags, actor, at)
+    subject = {"digest": fact.digest, "name": fact.name, "tags": list(fact.tags)}
+    seq = append(session, kind="bake", actor=actor, at=at, subject=subject, rows=covered)
+    return Recorded(artifact.id, fact.digest, seq, created=existing is None)
+
+
+def _has_build(session: Session, artifact_id: int) -> bool:
+    found = session.scalars(select(m.Build.id).where(m.Build.artifact_id == artifact_id).limit(1))
+    return found.first() is not None
+
+
+def _new_artifact(session: Session, fact: ArtifactFact, at: datetime) -> m.Artifact:
+    artifact = m.Artifact(
+        digest=fact.digest,
+        media_type=fact.media_type,
+        kind=fact.kind,
+        size=fact.size,
+        name=fact.name,
+        created_at=fact.created_at,
+        recorded_at=at,
+    )
+    session.add(artifact)
+    session.flush()
+    return artifact
+
+
+def _contents(
+    session: Session, artifact: m.Artifact, fact: ArtifactFact, at: datetime
+) -> list[Covered]:
+    """Lineage, SBOMs, packages, scan and findings of a new artifact."""
+    covered = []
+    for parent_digest, relation in fact.parents:
+        parent = session.scalars(select(m.Artifact).where(m.Artifact.digest == parent_digest))
+        parent_row = parent.first()
+        if parent_row is None:
+            continue  # the caller records parents first; an unknown one is not ours to invent
+        edge = m.LineageEdge(child_id=artifact.id, parent_id=parent_row.id, relation=relation)
+        session.add(edge)
+        session.flush()
+        covered.append(cover(edge))
+    for digest, media_type, size in fact.sboms:
+        sbom = m.Artifact(
+            digest=digest,
+            media_type=media_type,
+            kind="sbom",
+            size=size,
+            name=fact.name,
+            subject_id=artifact.id,
+            created_at=fact.created_at,
+            recorded_at=at,
+        )
+        if session.scalars(select(m.Artifact.id).where(m.Artifact.digest == digest)).first():
+            continue
+        session.add(sbom)
+        session.flush()
+        covered.append(cover(sbom))
+    if fact.packages:
+        link_packages(session, artifact.id, fact.packages)
+        covered.append(cover_collection(session, "artifact_packages", artifact.id))
+    if fact.scan is not None:
+        covered += _scan(session, artifact.id, fact.scan, at)
+    return covered
+
+
+def _build(fact: BuildFact, artifact_id: int) -> m.Build:
+    return m.Build(
+        artifact_id=artifact_id,
+        recipe_name=fact.recipe_name,
+        recipe_version=fact.recipe_version,
+        recipe_digest=fact.recipe_digest,
+        lock_digest=fact.lock_digest,
+        git_repo=fact.git_repo,
+        git_commit=fact.git_commit,
+        builder_id=fact.builder_id,
+        host=fact.host,
+        started_at=fact.started_at,
+        finished_at=fact.finished_at,
+        status=fact.status,
+        source_date_epoch=fact.source_date_epoch,
+        log_digest=fact.log_digest,
+    )
+
+
+def _tags(
+    session: Session, artifact_id: int, tags: Sequence[str], actor: str, at: datetime
+) -> list[Covered]:
+    covered = []
+    for ref in tags:
+        event = record_tag(session, ref, artifact_id, actor=actor, at=at)
+        if event is not None:
+            covered.append(cover(event))
+    return covered
+
+
+def _scan(session: Session, artifact_id: int, scan: ScanFact, at: datetime) -> list[Covered]:
+    row = m.Scan(
+        artifact_id=artifact_id,
+        passed=scan.passed,
+        scanner_version=scan.scanner_version,
+        vulnerability_db=scan.vulnerability_db,
+        packages=scan.packages,
+        findings=len(scan.findings),
+        violations=scan.violations,
+        scanned_at=at,
+    )
+    session.add(row)
+    session.flush()
+    covered = [cover(row)]
+    if scan.findings:
+        for finding in scan.findings:
+            f = m.Finding(
+                artifact_id=artifact_id,
+                vuln_id=finding.vuln_id,
+                package_purl=finding.package_purl,
+                installed_version=finding.installed_version,
+                severity=finding.severity,
+                fixed_version=finding.fixed_version,
+            )
+            session.add(f)
+            session.flush()
+            aliases = sorted(set(finding.aliases) - {finding.vuln_id})
+            if aliases:
+                session.execute(
+                    insert(m.FindingAlias), [{"finding_id": f.id, "alias": a} for a in aliases]
+                )
+        covered.append(cover_collection(session, "findings", artifact_id))
+    return covered
+
+
+def _insert_ignore(
+    session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """INSERT … ON CONFLICT DO NOTHING, in the dialect at hand."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(make(table).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+def _ids_of(session: Session, purls: list[str]) -> dict[str, int]:
+    query = select(m.Package.purl, m.Package.id).where(m.Package.purl.in_(purls))
+    return {purl: pid for purl, pid in session.execute(query).tuples()}
+
+
+def package_ids(session: Session, packages: Iterable[PackageFact]) -> dict[str, int]:
+    """The id of every package (by purl), inserting the ones not seen before."""
+    by_purl = {p.purl: p for p in packages}
+    ids: dict[str, int] = {}
+    purls = list(by_purl)
+    for start in range(0, len(purls), _CHUNK):
+        chunk = purls[start : start + _CHUNK]
+        ids.update(_ids_of(session, chunk))
+    new = [
+        {
+            "purl": p.purl,
+            "type": p.type,
+            "name": p.name,
+            "version": p.version,
+            "version_key": try_version_key(p.type, p.version),
+            "source_name": p.source_name,
+            "source_version": p.source_version,
+        }
+        for purl, p in by_purl.items()
+        if purl not in ids
+    ]
+    _insert_ignore(session, m.Package.__table__, new, ["purl"])
+    missing = [str(row["purl"]) for row in new]
+    for start in range(0, len(missing), _CHUNK):
+        chunk = missing[start : start + _CHUNK]
+        ids.update(_ids_of(session, chunk))
+    return ids
+
+
+def link_packages(session: Session, artifact_id: int, packages: Sequence[PackageFact]) -> int:
+    """Link an artifact to its packages; returns how many distinct packages it has."""
+    ids = package_ids(session, packages)
+    rows = [{"package_id": pid, "artifact_id": artifact_id} for pid in sorted(set(ids.values()))]
+    _insert_ignore(session, m.ArtifactPackage.__table__, rows, ["package_id", "artifact_id"])
+    return len(rows)
+
+
+# -- from a bake --------------------------------------------------------------------------
+
+
+def packages_from_cyclonedx(document: bytes) -> tuple[PackageFact, ...]:
+    """The packages of a CycloneDX JSON SBOM (as Bakery writes it: purl on every component)."""
+    data = json.loads(document)
+    facts = []
+    for component in data.get("components") or []:
+        purl = component.get("purl")
+        if not purl:
+            continue
+        parsed = PackageURL.from_string(purl)
+        props = {
+            p.get("name", ""): p.get("value")
+            for p in component.get("properties") or []
+            if isinstance(p, dict)
+        }
+        group = component.get("group")
+        name = str(component.get("name") or parsed.name)
+        facts.append(
+            PackageFact(
+                purl=purl,
+                type=parsed.type,
+                name=f"{group}/{name}" if group else name,
+                version=str(component.get("version") or parsed.version or ""),
+                source_name=props.get("bakery:package:source-name"),
+                source_version=props.get("bakery:package:source-version"),
+            )
+        )
+    return tuple(facts)
+
+
+def _scan_from_store(layout: OCILayout, digest: str) -> tuple[ScanFact | None, bytes | None]:
+    """The scan verdict and CycloneDX SBOM kept beside an image (None: never scanned)."""
+    from bakery.scan.stage import CYCLONEDX, SCAN_RESULT, ScanResult, read_referrer
+
+    raw = read_referrer(layout, digest, SCAN_RESULT)
+    sbom = read_referrer(layout, digest, CYCLONEDX)
+    if raw is None:
+        return None, sbom
+    result = ScanResult.model_validate_json(raw)
+    findings = tuple(
+        FindingFact(
+            vuln_id=f.id,
+            severity=f.severity,
+            package_purl=f.package,
+            installed_version=f.installed_version,
+            fixed_version=f.fixed_version,
+            aliases=f.aliases,
+        )
+        for f in result.findings
+        if f.category == "vulnerability"
+    )
+    scan = ScanFact(
+        passed=result.policy.passed,
+        scanner_version=result.scanner_version,
+        vulnerability_db=result.vulnerability_db,
+        packages=result.packages,
+        violations=len(result.policy.violations),
+        findings=findings,
+    )
+    return scan, sbom
+
+
+def _sbom_manifests(layout: OCILayout, digest: str) -> tuple[tuple[str, str, int], ...]:
+    from bakery.scan.stage import CYCLONEDX, SPDX
+
+    found = []
+    for kind in (CYCLONEDX, SPDX):
+        found += [(d.digest, d.media_type, d.size) for d in layout.referrers(digest, kind)]
+    return tuple(found)
+
+
+def artifact_from_store(
+    store: Store,
+    digest: str,
+    *,
+    name: str | None,
+    tags: tuple[str, ...] = (),
+    parents: tuple[tuple[str, str], ...] = (),
+    build: BuildFact | None = None,
+) -> ArtifactFact:
+    """Everything the store knows about the image ``digest``."""
+    layout = store.oci
+    desc = layout.resolve(digest)
+    manifest = layout.read_manifest(desc.digest)
+    created = None
+    if isinstance(manifest, ImageManifest):
+        config = layout.read_config(manifest)
+        created = _parse_time(config.created)
+    scan, sbom = _scan_from_store(layout, digest)
+    return ArtifactFact(
+        digest=desc.digest,
+        media_type=desc.media_type,
+        size=desc.size,
+        kind="image",
+        name=name,
+        created_at=created,
+        tags=tags,
+        parents=parents,
+        build=build,
+        scan=scan,
+        packages=packages_from_cyclonedx(sbom) if sbom is not None else (),
+        sboms=_sbom_manifests(layout, digest),
+    )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _sha256_file(path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_fact(
+    result: BakeResult,
+    *,
+    recipe_path: Path | None,
+    started_at: datetime,
+    finished_at: datetime,
+    status: str = "succeeded",
+    builder_id: str = "bakery",
+    log_digest: str | None = None,
+) -> BuildFact:
+    """The build row of a bake: recipe and lock digests, git facts of the recipe's repo."""
+    from bakery.build.source import describe
+    from bakery.recipe.lock import render_lock
+
+    git_repo = git_commit = None
+    if recipe_path is not None:
+        source = describe(recipe_path, {"SOURCE_DATE_EPOCH": str(result.source_date_epoch)})
+        git_repo, git_commit = source.repository, source.revision
+    lock_text = render_lock(result.lock).encode()
+    return BuildFact(
+        recipe_name=result.name,
+        recipe_version=result.version,
+        started_at=started_at,
+        finished_at=finished_at,
+        status=status,
+        builder_id=builder_id,
+        recipe_digest=_sha256_file(recipe_path),
+        lock_digest="sha256:" + hashlib.sha256(lock_text).hexdigest(),
+        git_repo=git_repo,
+        git_commit=git_commit,
+        source_date_epoch=result.source_date_epoch,
+        log_digest=log_digest,
+    )
+
+
+def record_bake(
+    registry: Registry,
+    result: BakeResult,
+    store: Store,
+    *,
+    recipe_path: Path | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    actor: str | None = None,
+    builder_id: str = "bakery",
+    log_digest: str | None = None,
+) -> Recorded:
+    """Record a finished bake (and any base in its lineage not recorded yet), atomically.
+
+    Call it after :func:`bakery.build.engine.bake` returns, with the same store. Times default
+    to now; ``actor`` to the OS user. Raises :class:`~bakery.errors.ImmutableTag` when the bake
+    moved a tag an immutability rule protects (nothing is recorded then).
+    """
+    finished = finished_at or now()
+    started = started_at or finished
+    who = actor or getpass.getuser()
+    chain = [(b.digest, b.name, b.kind) for b in result.lineage if b.digest]
+    parents = tuple(_parent_facts(store, chain))
+    build = build_fact(
+        result,
+        recipe_path=recipe_path,
+        started_at=started,
+        finished_at=finished,
+        builder_id=builder_id,
+        log_digest=log_digest,
+    )
+    first = chain[0] if chain else None
+    fact = artifact_from_store(
+        store,
+        result.digest,
+        name=result.name,
+        tags=result.tags,
+        parents=((first[0], _relation(first[2])),) if first else (),
+        build=build,
+    )
+    with registry.write() as session:
+        for parent in reversed(parents):  # the oldest base first: its edges need it
+            record_artifact(session, parent, actor=who)
+        return record_artifact(session, fact, actor=who)
+
+
+def _relation(kind: str) -> str:
+    return "recipe" if kind == "recipe" else "image"
+
+
+def _parent_facts(store: Store, chain: list[tuple[str, str | None, str]]) -> list[ArtifactFact]:
+    facts = []
+    for i, (digest, name, _) in enumerate(chain):
+        grand = chain[i + 1] if i + 1 < len(chain) else None
+        parents = ((grand[0], _relation(grand[2])),) if grand else ()
+        repo = name.rsplit(":", 1)[0] if name and ":" in name.rpartition("/")[2] else name
+        facts.append(artifact_from_store(store, digest, name=repo, parents=parents))
+    return facts
+
+
+__all__ = [
+    "ArtifactFact",
+    "BuildFact",
+    "FindingFact",
+    "PackageFact",
+    "Recorded",
+    "ScanFact",
+    "record_artifact",
+    "record_bake",
+]

@@ -1,0 +1,106 @@
+"""Revocation: an artifact (and, with ``cascade``, everything built on it) may not be used.
+
+:func:`is_revoked` is what ``verify``, ``promote`` and a bake on a revoked base ask. Revoking
+makes every channel that points at a revoked artifact fall back to its last good assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bakery.errors import UserError
+from bakery.registry import models as m
+from bakery.registry.audit.log import append
+from bakery.registry.audit.rows import Covered, cover
+from bakery.registry.db import Registry, now
+from bakery.registry.lineage import walk
+from bakery.registry.refs import check_digest, resolve
+
+MAX_REASON = 4000
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What a revocation did."""
+
+    digest: str
+    revoked: tuple[str, ...]  # the artifact and, with cascade, its descendants
+    fallbacks: int  # channel assignments made because a channel pointed at one of them
+    audit_entry: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest": self.digest,
+            "revoked": list(self.revoked),
+            "channel_fallbacks": self.fallbacks,
+            "audit_entry": self.audit_entry,
+        }
+
+
+def revoked_ids(session: Session, artifact_ids: Iterable[int]) -> set[int]:
+    ids = list(artifact_ids)
+    if not ids:
+        return set()
+    rows = session.scalars(
+        select(m.Revocation.artifact_id).where(m.Revocation.artifact_id.in_(ids))
+    )
+    return set(rows)
+
+
+def is_revoked(registry: Registry, digest: str) -> bool:
+    """True when the artifact ``digest`` was revoked (directly or by a cascade)."""
+    check_digest(digest)
+    with registry.read() as session:
+        found = session.scalars(
+            select(m.Revocation.id)
+            .join(m.Artifact, m.Artifact.id == m.Revocation.artifact_id)
+            .where(m.Artifact.digest == digest)
+            .limit(1)
+        ).first()
+    return found is not None
+
+
+def revoke(registry: Registry, ref: str, *, reason: str, actor: str, cascade: bool) -> Revoked:
+    """Revoke REF (with ``cascade``, every descendant too); channels fall back."""
+    from bakery.registry.channels import fall_back
+
+    if not reason.strip() or len(reason) > MAX_REASON:
+        raise UserError("give a --reason (up to 4000 characters): it is kept with the revocation")
+    with registry.write() as session:
+        artifact = resolve(session, ref)
+        at = now()
+        targets = [artifact.id]
+        if cascade:
+            targets += [node for node, _ in walk(session, artifact.id, up=False)]
+        already = revoked_ids(session, targets)
+        covered: list[Covered] = []
+        cause: int | None = None
+        digests = []
+        for artifact_id in targets:
+            digests.append(session.get_one(m.Artifact, artifact_id).digest)
+            if artifact_id in already:
+                continue
+            row = m.Revocation(
+                artifact_id=artifact_id,
+                reason=reason,
+                actor=actor,
+                at=at,
+                cascade=cascade,
+                cause_id=cause,
+            )
+            session.add(row)
+            session.flush()
+            cause = cause or row.id
+            covered.append(cover(row))
+        if not covered:
+            raise UserError(f"{artifact.digest} is already revoked")
+        covered += fall_back(session, set(targets), actor=actor, reason=f"revoked: {reason}")
+        subject = {"digest": artifact.digest, "cascade": cascade, "count": len(targets)}
+        seq = append(session, kind="revocation", actor=actor, at=at, subject=subject, rows=covered)
+        fallbacks = sum(1 for c in covered if c.table == "channel_assignments")
+        return Revoked(artifact.digest, tuple(digests), fallbacks, seq)

@@ -1,0 +1,54 @@
+"""Signatures and attestations of artifacts (what issue 4's signing stage records)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bakery.errors import UserError
+from bakery.registry import models as m
+from bakery.registry.audit.log import append
+from bakery.registry.audit.rows import cover
+from bakery.registry.db import Registry, now
+from bakery.registry.refs import resolve
+
+SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
+
+
+def record_signature(
+    registry: Registry,
+    ref: str,
+    *,
+    key_id: str,
+    actor: str,
+    kind: str = "signature",
+    predicate_type: str | None = None,
+    signature_digest: str | None = None,
+    verified_at: datetime | None = None,
+) -> int:
+    """Record that REF carries a signature (or an attestation of ``predicate_type``).
+
+    Returns the audit entry's number. An attestation needs a predicate type; SLSA provenance
+    is ``https://slsa.dev/provenance/v1``.
+    """
+    if kind not in ("signature", "attestation"):
+        raise UserError(f"{kind!r} is neither a signature nor an attestation")
+    if kind == "attestation" and not predicate_type:
+        raise UserError("an attestation needs its predicate type")
+    if not key_id or len(key_id) > 255:
+        raise UserError("a signature needs a key id (up to 255 characters)")
+    with registry.write() as session:
+        artifact = resolve(session, ref)
+        at = now()
+        row = m.Signature(
+            artifact_id=artifact.id,
+            kind=kind,
+            key_id=key_id,
+            predicate_type=predicate_type,
+            signature_digest=signature_digest,
+            verified_at=verified_at,
+            recorded_at=at,
+        )
+        session.add(row)
+        session.flush()
+        subject = {"digest": artifact.digest, "kind": kind, "key_id": key_id}
+        return append(session, kind=kind, actor=actor, at=at, subject=subject, rows=[cover(row)])

@@ -1,0 +1,109 @@
+"""Repositories and tags, with full history and immutability rules.
+
+A tag's history is its :class:`~bakery.registry.models.TagEvent` rows; the latest one says
+where it points now. A tag whose ``repository:tag`` matches a rule's glob (e.g.
+``golden/*:1.*``) may be set once and never moved or deleted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bakery.errors import ImmutableTag, UserError
+from bakery.oci.layout import validate_ref_name
+from bakery.registry import models as m
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """``golden/nginx:1.22`` → (``golden/nginx``, ``1.22``); a missing tag is ``latest``."""
+    validate_ref_name(ref)
+    head, _, last = ref.rpartition("/")
+    name, sep, tag = last.partition(":")
+    if not sep:
+        tag = "latest"
+    return (f"{head}/{name}" if head else name), tag
+
+
+def repository(session: Session, name: str, *, create: bool = True) -> m.Repository | None:
+    """The repository row of ``name`` (made when ``create``)."""
+    row = session.scalars(select(m.Repository).where(m.Repository.name == name)).first()
+    if row is None and create:
+        row = m.Repository(name=name)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def current_tag(session: Session, repository_id: int, tag: str) -> m.TagEvent | None:
+    """The latest event of a tag (its ``artifact_id`` is None when deleted)."""
+    return session.scalars(
+        select(m.TagEvent)
+        .where(m.TagEvent.repository_id == repository_id, m.TagEvent.tag == tag)
+        .order_by(m.TagEvent.id.desc())
+        .limit(1)
+    ).first()
+
+
+def is_immutable(session: Session, repo: str, tag: str) -> bool:
+    patterns = session.scalars(select(m.TagRule.pattern)).all()
+    return any(fnmatch.fnmatchcase(f"{repo}:{tag}", p) for p in patterns)
+
+
+def record_tag(
+    session: Session, ref: str, artifact_id: int, *, actor: str, at: datetime
+) -> m.TagEvent | None:
+    """Point ``ref`` at the artifact; None when it already does. Refuses immutable moves."""
+    repo_name, tag = split_ref(ref)
+    repo = repository(session, repo_name)
+    assert repo is not None
+    latest = current_tag(session, repo.id, tag)
+    if latest is not None and latest.artifact_id == artifact_id:
+        return None
+    if (
+        latest is not None
+        and latest.artifact_id is not None
+        and is_immutable(session, repo_name, tag)
+    ):
+        raise ImmutableTag(
+            f"{repo_name}:{tag} is immutable and already points at another artifact",
+            hint="bake under a new tag (immutable tags are never moved)",
+        )
+    event = m.TagEvent(
+        repository_id=repo.id, tag=tag, artifact_id=artifact_id, action="set", actor=actor, at=at
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def delete_tag(session: Session, ref: str, *, actor: str, at: datetime) -> m.TagEvent:
+    """Delete a tag (history is kept). Refuses immutable tags."""
+    repo_name, tag = split_ref(ref)
+    repo = repository(session, repo_name, create=False)
+    latest = current_tag(session, repo.id, tag) if repo is not None else None
+    if repo is None or latest is None or latest.artifact_id is None:
+        raise UserError(f"no tag {repo_name}:{tag} in the registry")
+    if is_immutable(session, repo_name, tag):
+        raise ImmutableTag(f"{repo_name}:{tag} is immutable and cannot be deleted")
+    event = m.TagEvent(
+        repository_id=repo.id, tag=tag, artifact_id=None, action="delete", actor=actor, at=at
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def add_rule(session: Session, pattern: str, *, actor: str, at: datetime) -> m.TagRule:
+    """Make tags matching ``pattern`` (a glob over ``repository:tag``) immutable."""
+    if not pattern or len(pattern) > 255 or ":" not in pattern:
+        raise UserError(
+            f"{pattern!r} is not a tag rule", hint="a glob over REPOSITORY:TAG, e.g. 'golden/*:1.*'"
+        )
+    rule = m.TagRule(pattern=pattern, actor=actor, at=at)
+    session.add(rule)
+    session.flush()
+    return rule
