@@ -37,8 +37,9 @@ class UserError(BakeryError):
     exit_code = EXIT_USAGE
 
 
-class RecipeError(UserError):
-    """A recipe is malformed; the message starts with ``file:line:col:`` when known."""
+class DocumentError(UserError):
+    """A YAML document (a recipe, a policy) is malformed; the message starts with
+    ``file:line:col:`` when the position is known."""
 
     def __init__(
         self,
@@ -61,6 +62,14 @@ class RecipeError(UserError):
         self.path = path
         self.line = line
         self.col = col
+
+
+class RecipeError(DocumentError):
+    """A recipe is malformed."""
+
+
+class PolicyError(DocumentError):
+    """A policy file is malformed."""
 
 
 class LockError(UserError):

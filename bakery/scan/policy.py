@@ -54,13 +54,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 from urllib.parse import unquote
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
-from bakery.errors import UserError
+from bakery.errors import PolicyError, UserError
 from bakery.scan.licenses import choices
 from bakery.scan.model import SEVERITY_ORDER, Category, Finding, Package, Severity
+from bakery.yamldoc import compose, validation_error
 
 API_VERSION = "bakery.dev/v1"
 SARIF_SCHEMA = (
@@ -206,126 +206,11 @@ def load_policy(path: Path) -> Policy:
 
 def parse_policy(text: str, path: Path) -> Policy:
     """Validate policy ``text``; ``path`` is where it comes from, for error messages."""
-    node, data = _parse_yaml(text, path)
-    if not isinstance(data, dict) or node is None:
-        raise UserError(
-            f"{path}:1: a policy must be a mapping", hint="start with apiVersion: bakery.dev/v1"
-        )
+    data, source = compose(text, path, error=PolicyError, kind="policy")
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(exc, node, path) from exc
-
-
-def _parse_yaml(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
-    """The YAML node tree (for positions) and the values it holds; see :func:`_check_node`."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        _check_node(node, path)
-        return node, loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}{line}: invalid YAML: {exc.problem or exc.context}") from exc
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: invalid YAML: {exc}") from exc
-    finally:
-        loader.dispose()
-
-
-def _check_node(node: yaml.Node, path: Path) -> None:
-    """Refuse, at their line, duplicate mapping keys and dates that do not exist (02-30)."""
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.ScalarNode) and node.tag == _TIMESTAMP_TAG:
-        try:
-            _TIMESTAMPS.construct_yaml_timestamp(node)
-        except ValueError as exc:
-            raise UserError(f"{path}:{line}: invalid date {node.value}: {exc}") from exc
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_node(item, path)
-    elif isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    where = key.start_mark.line + 1
-                    raise UserError(f"{path}:{where}: duplicate key '{key.value}'")
-                seen.add(key.value)
-            _check_node(value, path)
-
-
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_TIMESTAMPS = yaml.SafeLoader("")
-
-
-def _validation_error(exc: ValidationError, node: yaml.Node, path: Path) -> UserError:
-    """The first validation problem as ``file:line: where: what`` (and how many more)."""
-    error = exc.errors()[0]
-    loc = tuple(error["loc"])
-    line = _line_of(node, loc)
-    where = _dotted(loc)
-    more = exc.error_count() - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return UserError(
-        f"{path}:{line}: {where + ': ' if where else ''}{_sentence(error)}{suffix}",
-        hint="see the policy format in bakery/scan/policy.py",
-    )
-
-
-def _sentence(error: ErrorDetails) -> str:
-    """What a pydantic error says, as a short sentence."""
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    if error["type"] == "missing":
-        return "missing required key"
-    if error["type"] in _EXPECTED:
-        return f"expected {_EXPECTED[error['type']]}"
-    message = str(error["msg"])
-    return message[:1].lower() + message[1:]
-
-
-_EXPECTED = {
-    "tuple_type": "a list",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-    "string_type": "a string",
-    "bool_type": "true or false",
-}
-
-
-def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
-    """The 1-based line where ``loc`` (or its nearest written ancestor) is in the document."""
-    line = node.start_mark.line + 1
-    for part in loc:
-        child = _child(node, part)
-        if child is None:
-            break
-        line, node = child
-    return line
-
-
-def _child(node: yaml.Node, part: int | str) -> tuple[int, yaml.Node] | None:
-    """The line of ``part`` of ``node`` (its key's line for a mapping) and its value node."""
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == part:
-                return key.start_mark.line + 1, value
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        item: yaml.Node = node.value[part]
-        return item.start_mark.line + 1, item
-    return None
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    """``("allow", 1, "expires")`` as ``allow[1].expires``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+        raise validation_error(exc, source, path, PolicyError) from exc
 
 
 # --- evaluation ----------------------------------------------------------------------------

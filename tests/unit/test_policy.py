@@ -126,55 +126,58 @@ def test_the_example_policy_loads(tmp_path: Path) -> None:
     [
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nmaxSeverty: {}\n",
-            ":3: maxSeverty: unknown key",
+            ":3:1: unknown key 'maxSeverty'",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nmaxSeverity:\n  secret: severe\n",
-            ":4: maxSeverity.secret: input should be 'none', 'unknown', 'low', 'medium', 'high'",
+            ":4:11: maxSeverity.secret: expected 'none', 'unknown', 'low', 'medium', 'high'",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nallow:\n  - id: CVE-1\n    expires: 2027-01-01\n",
-            ":4: allow[0].reason: missing required key",
+            ":4:5: missing required key 'reason' in allow[0]",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nallow:\n  - id: CVE-1\n    reason: x\n"
             "    expires: 2027-01-01 10:00:00\n",
-            ":6: allow[0].expires: expected a date like 2027-01-31, got 2027-01-01 10:00:00",
+            ":6:14: allow[0].expires: expected a date like 2027-01-31, got 2027-01-01 10:00:00",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nallow:\n  - id: CVE-1\n    reason: x\n"
             "    expires: 2027-02-30\n",
-            ":6: invalid date 2027-02-30: day is out of range for month",
+            ":6:14: invalid date 2027-02-30: day is out of range for month",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nallow:\n  - id: CVE-1\n    reason: x\n"
             "    expires: '2027-02-30'\n",
-            ":6: allow[0].expires: expected a date like 2027-01-31, got 2027-02-30",
+            ":6:14: allow[0].expires: expected a date like 2027-01-31, got 2027-02-30",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nallow:\n  - {id: CVE-1, reason: '', expires: 2027-01-01}\n",
-            ":4: allow[0].reason: string should have at least 1 character",
+            ":4:25: allow[0].reason: must not be empty",
         ),
         (
             "apiVersion: bakery.dev/v2\nkind: Policy\n",
-            ":1: apiVersion: input should be 'bakery.dev/v1'",
+            ":1:13: apiVersion: expected 'bakery.dev/v1', got 'bakery.dev/v2'",
         ),
-        ("apiVersion: bakery.dev/v1\n", ":1: kind: missing required key"),
-        ("apiVersion: bakery.dev/v1\nkind: Policy\nkind: Policy\n", ":3: duplicate key 'kind'"),
-        ("apiVersion: [\n", ":2: invalid YAML"),
-        ("- just a list\n", ":1: a policy must be a mapping"),
-        ("", ":1: a policy must be a mapping"),
+        ("apiVersion: bakery.dev/v1\n", ":1:1: missing required key 'kind'"),
+        (
+            "apiVersion: bakery.dev/v1\nkind: Policy\nkind: Policy\n",
+            ":3:1: duplicate key 'kind' (first at line 2)",
+        ),
+        ("apiVersion: [\n", ":2:1: invalid YAML"),
+        ("- just a list\n", ":1:1: a policy must be a mapping (apiVersion: ..., kind: ..., ...)"),
+        ("", ": the policy is empty"),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nrequiredLabels: label\n",
-            ":3: requiredLabels: expected a list",
+            ":3:17: requiredLabels: expected a list",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nignoreUnfixed: maybe\n",
-            ":3: ignoreUnfixed: expected true or false",
+            ":3:16: ignoreUnfixed: expected true or false",
         ),
         (
             "apiVersion: bakery.dev/v1\nkind: Policy\nforbidden: [a]\n",
-            ":3: forbidden: expected a mapping",
+            ":3:1: forbidden: expected a mapping",
         ),
     ],
 )
