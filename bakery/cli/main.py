@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from bakery.cli import commands, distribution, metadata, signing
+from bakery.cli import commands, distribution, metadata, serving, signing
 from bakery.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakeryError
 
 
@@ -35,7 +35,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-for module in (commands, distribution, signing, metadata):
+for module in (commands, distribution, signing, metadata, serving):
     module.register(cli)
 
 
