@@ -36,6 +36,9 @@ OFFLINE_SIGN_FLAGS: Final = (
     "--new-bundle-format=false",
 )
 OFFLINE_VERIFY_FLAGS: Final = ("--insecure-ignore-tlog",)
+#: flags a ``devel`` build must list in ``sign --help`` (``--new-bundle-format`` is hidden as
+#: deprecated in v3, yet accepted)
+_PROBED_FLAGS: Final = ("--tlog-upload", "--use-signing-config")
 #: the oldest cosign whose flags above exist
 MIN_VERSION: Final = (3, 0, 0)
 _DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
@@ -76,9 +79,7 @@ class Cosign:
                 )
             return
         usage = self._run(["sign", "--help"]).stdout
-        missing = [
-            flag.split("=")[0] for flag in OFFLINE_SIGN_FLAGS if flag.split("=")[0] not in usage
-        ]
+        missing = [flag for flag in _PROBED_FLAGS if flag not in usage]
         if missing:
             raise ToolError(
                 f"cosign {self.version} lacks {', '.join(missing)}: v3 or later is needed",

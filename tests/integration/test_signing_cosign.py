@@ -1,0 +1,197 @@
+"""Interop with the real cosign and a real registry, both ways, on synthetic images.
+
+bakery signs in its local layout → skopeo copies the image and its sha256-….sig/.att tags to a
+docker-registry → `cosign verify` / `cosign verify-attestation` accept them. And back: cosign
+signs an image in the registry → skopeo brings the .sig into a layout → bakery verifies it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bakery.errors import SignatureError, ToolError, UserError
+from bakery.oci.source import LayoutSource
+from bakery.sign.attestations import find_attestations, find_signatures
+from bakery.sign.cosign import Cosign
+from bakery.sign.intoto import SLSA_PROVENANCE_V1
+from bakery.sign.keys import load_public_key, load_signing_key
+from bakery.sign.legacy import attestation_tag, signature_tag
+from bakery.sign.local import sign_image
+from tests.conftest import bakery
+from tests.integration.sign_fixtures import (
+    LocalRegistry,
+    cosign,
+    new_layout,
+    require_cosign,
+    skopeo_copy,
+    start_registry,
+    synthetic_image,
+)
+
+PROVENANCE = {
+    "buildDefinition": {
+        "buildType": "https://bakery.dev/buildtypes/recipe/v1",
+        "externalParameters": {"recipe": {"path": "app.yaml"}},
+    },
+    "runDetails": {"builder": {"id": "https://bakery.dev/builders/local/v1"}},
+}
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[LocalRegistry]:
+    require_cosign()
+    started = start_registry(tmp_path / "registry")
+    yield started
+    started.stop()
+
+
+def _cosign_key_pair(directory: Path, password: str) -> Path:
+    directory.mkdir(parents=True)
+    done = cosign(
+        "generate-key-pair", "--output-key-prefix", str(directory / "cosign"), password=password
+    )
+    assert done.returncode == 0, done.stderr
+    return directory
+
+
+def test_cosign_verifies_what_bakery_signed(tmp_path: Path, registry: LocalRegistry) -> None:
+    store = tmp_path / ".bakery"
+    from bakery.store import Store
+
+    image = synthetic_image(Store.open(store).oci, "team/app:1")
+    keys = tmp_path / "keys"
+    made = bakery("keys", "generate", "--output-dir", keys, env={"COSIGN_PASSWORD": "pw"})
+    assert made.returncode == 0, made.stderr
+    assert "pw" not in made.stdout + made.stderr
+    signed = bakery(
+        "sign",
+        "team/app:1",
+        "--key",
+        keys / "cosign.key",
+        "--store",
+        store,
+        env={"COSIGN_PASSWORD": "pw"},
+    )
+    assert signed.returncode == 0, signed.stderr
+    predicate = tmp_path / "provenance.json"
+    predicate.write_text(json.dumps(PROVENANCE))
+    attested = bakery(
+        "attest", "team/app:1", "--type", "slsaprovenance1", "--predicate", predicate,
+        "--key", keys / "cosign.key", "--store", store, env={"COSIGN_PASSWORD": "pw"},
+    )  # fmt: skip
+    assert attested.returncode == 0, attested.stderr
+
+    layout, remote = f"oci:{store / 'oci'}", f"docker://{registry.host}/team/app"
+    for tag in ("1", signature_tag(image.digest), attestation_tag(image.digest)):
+        skopeo_copy(f"{layout}:team/app:{tag}", f"{remote}:{tag}")
+    ref = f"{registry.host}/team/app@{image.digest}"
+    common = ["--insecure-ignore-tlog", "--allow-insecure-registry"]
+    verified = cosign("verify", "--key", str(keys / "cosign.pub"), *common, ref)
+    assert verified.returncode == 0, verified.stderr
+    payload = json.loads(verified.stdout.strip().splitlines()[0])[0]
+    assert payload["critical"]["image"]["docker-manifest-digest"] == image.digest
+    attestation = cosign(
+        "verify-attestation",
+        "--type",
+        "slsaprovenance1",
+        "--key",
+        str(keys / "cosign.pub"),
+        *common,
+        ref,
+    )
+    assert attestation.returncode == 0, attestation.stderr
+
+    other = _cosign_key_pair(tmp_path / "other", "")
+    assert cosign("verify", "--key", str(other / "cosign.pub"), *common, ref).returncode != 0
+    assert (
+        cosign(
+            "verify-attestation",
+            "--type",
+            "slsaprovenance1",
+            "--key",
+            str(other / "cosign.pub"),
+            *common,
+            ref,
+        ).returncode
+        != 0
+    )
+    # bakery's own verify reads the same registry natively: signed, provenance, no scan
+    report = bakery("verify", ref, "--key", keys / "cosign.pub", "--json")
+    assert report.returncode == 1
+    checks = {c["name"]: c["passed"] for c in json.loads(report.stdout)["checks"]}
+    assert checks == {
+        "signature": True,
+        "provenance": True,
+        "builder": True,
+        "scan": False,
+        "lineage": True,
+    }
+    assert "scan: no valid signed scan attestation" in report.stderr
+
+
+def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: LocalRegistry) -> None:
+    layout = new_layout(tmp_path / "src")
+    image = synthetic_image(layout, "team/app:1", b"from cosign")
+    remote = f"docker://{registry.host}/team/app"
+    skopeo_copy(f"oci:{layout.root}:team/app:1", f"{remote}:1")
+    keys = _cosign_key_pair(tmp_path / "keys", "s3cret")
+    ref = f"{registry.host}/team/app@{image.digest}"
+
+    tool = Cosign.locate(os.environ)  # the adapter: version checked, offline flags, digest only
+    tool.sign(ref, str(keys / "cosign.key"), password=b"s3cret", allow_insecure_registry=True)
+    predicate = tmp_path / "provenance.json"
+    predicate.write_text(json.dumps(PROVENANCE))
+    tool.attest(
+        ref,
+        str(keys / "cosign.key"),
+        predicate,
+        "slsaprovenance1",
+        password=b"s3cret",
+        allow_insecure_registry=True,
+    )
+    assert tool.verify(ref, str(keys / "cosign.pub"), allow_insecure_registry=True)
+    with pytest.raises(UserError, match="never a tag"):
+        tool.sign(f"{registry.host}/team/app:1", str(keys / "cosign.key"), password=b"s3cret")
+    with pytest.raises(ToolError):  # wrong password: cosign refuses, the password is not shown
+        tool.sign(ref, str(keys / "cosign.key"), password=b"wrong", allow_insecure_registry=True)
+
+    back = new_layout(tmp_path / "back")
+    for tag in ("1", signature_tag(image.digest), attestation_tag(image.digest)):
+        skopeo_copy(f"{remote}:{tag}", f"oci:{back.root}:team/app:{tag}")
+    source = LayoutSource(back, "team/app")
+    public = load_public_key(keys / "cosign.pub")
+    assert find_signatures(source, image.digest, [public]).valid
+    statements = find_attestations(source, image.digest, [public]).statements
+    assert [s.statement.predicate_type for s in statements] == [SLSA_PROVENANCE_V1]
+
+    other = load_public_key(_cosign_key_pair(tmp_path / "other", "") / "cosign.pub")
+    assert not find_signatures(source, image.digest, [other]).valid
+    assert not find_attestations(source, image.digest, [other]).statements
+    with pytest.raises(SignatureError):
+        tool.verify(ref, str(tmp_path / "other" / "cosign.pub"), allow_insecure_registry=True)
+
+    # a key made by `cosign generate-key-pair` signs natively, and cosign accepts the result
+    signer = load_signing_key(keys / "cosign.key", b"s3cret")
+    other_image = synthetic_image(back, "team/app:2", b"second")
+    sign_image(back, "team/app", other_image.digest, signer)
+    for tag in ("2", signature_tag(other_image.digest)):
+        skopeo_copy(f"oci:{back.root}:team/app:{tag}", f"{remote}:{tag}")
+    second = f"{registry.host}/team/app@{other_image.digest}"
+    assert tool.verify(second, str(keys / "cosign.pub"), allow_insecure_registry=True)
+
+
+def test_missing_cosign_is_one_line_with_install_steps(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "COSIGN_PASSWORD": ""}
+    assert not any(Path(d, "cosign").exists() for d in env["PATH"].split(":")), "cosign on PATH"
+    ref = "127.0.0.1:5000/team/app@sha256:" + "a" * 64
+    done = bakery("sign", ref, "--key", tmp_path / "cosign.key", "--store", tmp_path / "s", env=env)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "cosign is not installed" in lines[0]
+    assert "install-sid-tools.sh cosign" in lines[0] and "make setup" in lines[0]
