@@ -40,10 +40,17 @@ jobs_option = click.option(
     show_default=True,
     help="Blobs transferred at once.",
 )
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a registry may stay silent before the request is retried.",
+)
 
 
-def _client(registry: str, insecure: bool) -> RegistryClient:
-    options = ClientOptions(insecure=insecure)
+def _client(registry: str, insecure: bool, timeout: float) -> RegistryClient:
+    options = ClientOptions(insecure=insecure, timeout=timeout)
     return connect(registry, environ=os.environ, home=Path.home(), options=options)
 
 
@@ -102,8 +109,9 @@ def _report(verb: str, result: TransferResult, as_json: bool) -> None:
 @insecure_option
 @json_option
 @jobs_option
+@timeout_option
 def push_command(
-    ref: str, dest: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int
+    ref: str, dest: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int, timeout: float
 ) -> None:
     """Push REF (a tag or digest in the store) to DEST (HOST[:PORT]/REPO[:TAG]).
 
@@ -113,7 +121,7 @@ def push_command(
     """
     target = Reference.parse(dest)
     store = Store.open(store_dir)
-    with _client(target.registry, insecure) as client, _Bar("push").shown() as bar:
+    with _client(target.registry, insecure, timeout) as client, _Bar("push").shown() as bar:
         result = push(store.oci, ref, target, client, progress=bar, jobs=jobs)
     _report("pushed", result, as_json)
 
@@ -124,14 +132,17 @@ def push_command(
 @insecure_option
 @json_option
 @jobs_option
-def pull_command(src: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int) -> None:
+@timeout_option
+def pull_command(
+    src: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int, timeout: float
+) -> None:
     """Pull SRC (HOST[:PORT]/REPO:TAG or @sha256:…) into the store, every byte verified.
 
     It is tagged HOST[:PORT]/REPO:TAG in the store; referrers and cosign tags come along.
     """
     source = Reference.parse(src)
     store = Store.open(store_dir)
-    with _client(source.registry, insecure) as client, _Bar("pull").shown() as bar:
+    with _client(source.registry, insecure, timeout) as client, _Bar("pull").shown() as bar:
         result = pull(source, store.oci, client, progress=bar, jobs=jobs)
     _report("pulled", result, as_json)
 
@@ -142,17 +153,20 @@ def pull_command(src: str, store_dir: Path, insecure: bool, as_json: bool, jobs:
 @insecure_option
 @json_option
 @jobs_option
-def copy_command(src: str, dest: str, insecure: bool, as_json: bool, jobs: int) -> None:
+@timeout_option
+def copy_command(
+    src: str, dest: str, insecure: bool, as_json: bool, jobs: int, timeout: float
+) -> None:
     """Copy SRC to DEST, registry to registry, with referrers and cosign tags.
 
     Blobs are mounted when both are on the same registry, else streamed through (verified).
     """
     source, target = Reference.parse(src), Reference.parse(dest)
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(_client(source.registry, insecure))
+        reader = stack.enter_context(_client(source.registry, insecure, timeout))
         writer = reader
         if target.registry != source.registry:
-            writer = stack.enter_context(_client(target.registry, insecure))
+            writer = stack.enter_context(_client(target.registry, insecure, timeout))
         bar = stack.enter_context(_Bar("copy").shown())
         result = copy(source, target, reader, writer, progress=bar, jobs=jobs)
     _report("copied", result, as_json)

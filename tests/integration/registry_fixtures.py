@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
+import random
 import socket
 import subprocess
+import tarfile
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +41,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from bakery.oci import mediatypes as mt
+from bakery.oci.layout import OCILayout
+from bakery.oci.model import (
+    EMPTY_CONTENT,
+    EMPTY_DESCRIPTOR,
+    Descriptor,
+    ImageConfig,
+    ImageManifest,
+    Platform,
+    RootFS,
+)
 from tests.conftest import require_tools
 
 USER = "alice"
@@ -260,3 +275,78 @@ def token_registry(tmp_path: Path) -> Iterator[Registry]:
     yield running
     running.stop()
     tokens.stop()
+
+
+# -- synthetic images in a tmp layout -----------------------------------------------------
+
+
+def random_layer(layout: OCILayout, size: int, rng: random.Random) -> tuple[Descriptor, str]:
+    """A gzip layer (stored blocks: fast, valid) holding one tar entry of ``size``
+    pseudo-random bytes, streamed into the layout; returns its descriptor and diff_id."""
+    gz = zlib.compressobj(0, zlib.DEFLATED, 31)
+    raw = hashlib.sha256()
+    entry = tarfile.TarInfo(f"data-{rng.getrandbits(32):08x}")
+    entry.size, entry.mtime, entry.mode = size, 1700000000, 0o644
+    padding = b"\0" * (-size % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+
+    def put(chunk: bytes) -> None:
+        raw.update(chunk)
+        writer.write(gz.compress(chunk))
+
+    with layout.blob_writer() as writer:
+        put(entry.tobuf(format=tarfile.USTAR_FORMAT))
+        left = size
+        while left:
+            step = min(left, 1 << 20)
+            put(rng.randbytes(step))
+            left -= step
+        put(padding)
+        writer.write(gz.flush())
+    desc = Descriptor(media_type=mt.LAYER_GZIP, digest=writer.digest, size=writer.size)
+    return desc, "sha256:" + raw.hexdigest()
+
+
+def make_image(layout: OCILayout, tag: str, layer_sizes: list[int], *, seed: int = 0) -> Descriptor:
+    """An image of random layers tagged ``tag`` in ``layout``; returns its descriptor."""
+    rng = random.Random(seed)
+    made = [random_layer(layout, size, rng) for size in layer_sizes]
+    layers = [desc for desc, _ in made]
+    config = ImageConfig(
+        architecture="amd64",
+        os="linux",
+        created="2023-11-14T22:13:20Z",
+        rootfs=RootFS(diff_ids=[diff_id for _, diff_id in made]),
+    )
+    config_desc = layout.put_json(config, mt.CONFIG)
+    manifest = layout.put_json(ImageManifest(config=config_desc, layers=layers), mt.MANIFEST)
+    layout.tag(tag, manifest)
+    return layout.resolve(tag)
+
+
+def add_sbom_referrer(layout: OCILayout, subject: Descriptor) -> Descriptor:
+    """An SPDX artifact manifest whose subject is ``subject``, kept as a layout referrer."""
+    layout.put_blob(EMPTY_CONTENT, mt.EMPTY)
+    sbom = layout.put_blob(b'{"spdxVersion":"SPDX-2.3"}', "application/spdx+json")
+    manifest = ImageManifest(
+        artifact_type="application/spdx+json",
+        config=EMPTY_DESCRIPTOR,
+        layers=[sbom],
+        subject=Descriptor(media_type=subject.media_type, digest=subject.digest, size=subject.size),
+        annotations={"org.opencontainers.image.created": "2023-11-14T22:13:20Z"},
+    )
+    desc = layout.put_json(manifest, mt.MANIFEST)
+    layout.add_referrer(desc)
+    return desc
+
+
+def add_cosign_signature(layout: OCILayout, repository: str, subject: Descriptor) -> str:
+    """A cosign-legacy-shaped ``.sig`` manifest tagged ``repository:sha256-<hex>.sig``."""
+    payload = json.dumps({"critical": {"image": {"docker-manifest-digest": subject.digest}}})
+    layer = layout.put_blob(payload.encode(), "application/vnd.dev.cosign.simplesigning.v1+json")
+    layer = layer.model_copy(update={"annotations": {"dev.cosignproject.cosign/signature": "MEUC"}})
+    config = ImageConfig(architecture="", os="", rootfs=RootFS(diff_ids=[layer.digest]))
+    config_desc = layout.put_json(config, mt.CONFIG)
+    desc = layout.put_json(ImageManifest(config=config_desc, layers=[layer]), mt.MANIFEST)
+    tag = "sha256-" + subject.digest.removeprefix("sha256:") + ".sig"
+    layout.tag(f"{repository}:{tag}", desc, platform=Platform(architecture="", os=""))
+    return tag
