@@ -138,7 +138,10 @@ class _Verifier:
         checks = [self._signature(source, digest)]
         provenance: Provenance | None = None
         if self.options.require_provenance or self.options.require_scan:
-            found = find_attestations(source, digest, self.options.keys)
+            try:
+                found = find_attestations(source, digest, self.options.keys)
+            except BakeryError as e:  # unreadable: every attestation check fails, saying why
+                found = AttestationFindings(total=1, statements=(), rejected=(e.message,))
             provenance = _provenance(found)
             if self.options.require_provenance:
                 checks.append(_provenance_check(found, provenance))
@@ -163,7 +166,10 @@ class _Verifier:
         )
 
     def _signature(self, source: ContentSource, digest: str) -> Check:
-        found = find_signatures(source, digest, self.options.keys)
+        try:
+            found = find_signatures(source, digest, self.options.keys)
+        except BakeryError as e:
+            return Check(name="signature", passed=False, detail=f"unreadable: {e.message}")
         if found.valid:
             who = ", ".join(sorted({k.key_id[:12] for k in found.valid_keys}))
             return Check(name="signature", passed=True, detail=f"signed by key {who}")

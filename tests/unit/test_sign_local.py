@@ -274,3 +274,38 @@ def test_attestation_replaced_per_type_and_key(layout: OCILayout) -> None:
         attest_image(layout, "team/app", statement, signer)
     found = find_attestations(LayoutSource(layout, "team/app"), app.digest, [key.public_key])
     assert found.total == 2 and len(found.statements) == 1
+
+
+def test_references() -> None:
+    from bakery.sign.refs import is_registry_ref, repository_of
+
+    assert is_registry_ref("127.0.0.1:5000/team/app@sha256:" + "a" * 64)
+    assert is_registry_ref("localhost/app:1") and is_registry_ref("ghcr.io/org/app")
+    assert not is_registry_ref("golden/nginx:1.22") and not is_registry_ref("app")
+    assert repository_of("golden/debian-base:12") == "golden/debian-base"
+    assert repository_of("127.0.0.1:5000/a/b:t@sha256:" + "a" * 64) == "127.0.0.1:5000/a/b"
+
+
+def test_local_image_by_digest_takes_the_tag_repository(layout: OCILayout) -> None:
+    from bakery.errors import UserError
+    from bakery.sign.refs import local_image
+
+    image = synthetic_image(layout, "team/app:1")
+    sign_image(layout, "team/app", image.digest, SigningKey.generate())
+    assert local_image(layout, image.digest).repository == "team/app"
+    assert local_image(layout, f"team/app@{image.digest}").repository == "team/app"
+    layout.untag("team/app:1")
+    with pytest.raises(UserError, match="repository is unknown"):
+        local_image(layout, image.digest)
+
+
+def test_missing_base_is_a_failed_check_not_a_crash(layout: OCILayout) -> None:
+    key = SigningKey.generate()
+    gone = "sha256:" + "0" * 64
+    app = synthetic_image(layout, "team/app:1", base=("team/base:1", gone))
+    _attest_all(layout, "team/app", app.digest, key)
+    report = verify_image(
+        LayoutSource(layout, "team/app"), app.digest, VerifyOptions(keys=(key.public_key,))
+    )
+    assert not report.passed and report.bases[0].digest == gone
+    assert all(not c.passed for c in report.bases[0].checks)
