@@ -75,7 +75,7 @@ class RetryPolicy:
     def call(self, attempt: Callable[[], T], *, on_retry: Callable[[str], None] | None = None) -> T:
         """Run ``attempt`` until it returns, raises a non-transient error, or tries run out.
 
-        After the last try, the last :class:`TransientError` is raised as it was.
+        After the last try, the last :class:`TransientError` is raised, saying how many tries.
         """
         failures = 0
         while True:
@@ -84,7 +84,10 @@ class RetryPolicy:
             except TransientError as exc:
                 failures += 1
                 if failures >= self.attempts:
-                    raise
+                    raise TransientError(
+                        f"{exc.message} (gave up after {failures} attempts)",
+                        hint=exc.hint or "the registry or the network is unstable; try again later",
+                    ) from exc
                 if on_retry is not None:
                     on_retry(exc.message)
                 self.sleep(self.delay(failures, exc.retry_after))
