@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from bakery.errors import PromotionRefused, UserError
+from bakery.oci.layout import validate_ref_name
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover
 from bakery.registry.db import Registry, now
-from bakery.registry.refs import repository_of, resolve
+from bakery.registry.refs import check_text, repository_of, resolve
 from bakery.registry.revocation import revoked_ids
 from bakery.registry.tags import repository
 
@@ -67,10 +68,9 @@ def check_channel(name: str) -> str:
     return name
 
 
-def _reason(text: str) -> str:
-    if not text.strip() or len(text) > MAX_REASON:
-        raise UserError("give a --reason (up to 4000 characters): it is kept in the history")
-    return text
+def _reason(text: str, actor: str) -> str:
+    check_text(actor, "actor", limit=255)
+    return check_text(text, "reason", limit=MAX_REASON)
 
 
 def find_channel(session: Session, name: str, repo: str | None) -> m.Channel:
@@ -78,6 +78,7 @@ def find_channel(session: Session, name: str, repo: str | None) -> m.Channel:
     check_channel(name)
     query = select(m.Channel).where(m.Channel.name == name)
     if repo is not None:
+        validate_ref_name(repo)
         query = query.join(m.Repository).where(m.Repository.name == repo)
     found = session.scalars(query).all()
     if not found:
@@ -152,7 +153,7 @@ def promote(
 ) -> Assignment:
     """Point ``channel`` of REF's repository at REF; PromotionRefused when it may not go."""
     check_channel(channel)
-    _reason(reason)
+    _reason(reason, actor)
     with registry.write() as session:
         artifact = resolve(session, ref)
         repo_name = repository_of(session, artifact, ref)
@@ -226,7 +227,7 @@ def rollback(
     registry: Registry, channel: str, *, repo: str | None, reason: str, actor: str
 ) -> Assignment:
     """Point ``channel`` back at the assignment before the current one (skipping revoked)."""
-    _reason(reason)
+    _reason(reason, actor)
     with registry.write() as session:
         row = find_channel(session, channel, repo)
         now_row = current(session, row.id)

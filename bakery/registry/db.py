@@ -28,7 +28,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bakery.errors import RegistryDBError, UserError
@@ -68,9 +68,12 @@ class Registry:
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only session (rolled back at the end)."""
-        with Session(self.engine) as session, session.begin():
-            yield session
-            session.rollback()
+        try:
+            with Session(self.engine) as session, session.begin():
+                yield session
+                session.rollback()
+        except DataError as exc:
+            raise _bad_value(exc) from exc
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
@@ -86,6 +89,8 @@ class Registry:
                 start = head.size
                 yield session
                 checkpoint_if_grown(session, self.signer, start, now())
+        except DataError as exc:
+            raise _bad_value(exc) from exc
         except OperationalError as exc:
             raise RegistryDBError(
                 f"the registry database failed: {str(exc.orig).strip()}",
@@ -94,6 +99,12 @@ class Registry:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _bad_value(exc: DataError) -> UserError:
+    """A value the database refuses (a NUL byte, an out-of-range number): the input is bad."""
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig else "invalid value"
+    return UserError(f"the database refused a value: {first}", hint="check the arguments")
 
 
 def _sqlite_setup(engine: Engine) -> None:

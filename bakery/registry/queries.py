@@ -30,6 +30,7 @@ _OPS = ("<=", ">=", "==", "<", ">", "=")
 _NAME = re.compile(r"[A-Za-z0-9@][A-Za-z0-9@/+._~-]{0,254}")
 _VULN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _COMMIT = re.compile(r"[0-9a-f]{4,64}")
+_TYPE = re.compile(r"[a-z][a-z0-9+.-]{0,19}")
 _RECIPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,254}")
 
 
@@ -114,6 +115,10 @@ def _package_filter(
     if exact_version is not None:
         clauses.append(m.Package.version == exact_version)
     if package_type is not None:
+        if _TYPE.fullmatch(package_type) is None:
+            raise UserError(
+                f"{package_type[:40]!r} is not a package type", hint="deb, pypi, npm, apk"
+            )
         clauses.append(m.Package.type == package_type)
     if versions:
         clauses.append(_range_filter(parse_range(versions), package_type))

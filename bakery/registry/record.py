@@ -288,7 +288,7 @@ def _insert_ignore(
 
 def _ids_of(session: Session, purls: list[str]) -> dict[str, int]:
     query = select(m.Package.purl, m.Package.id).where(m.Package.purl.in_(purls))
-    return {purl: pid for purl, pid in session.execute(query).tuples()}
+    return {str(purl): int(pid) for purl, pid in session.execute(query)}
 
 
 def package_ids(session: Session, packages: Iterable[PackageFact]) -> dict[str, int]:

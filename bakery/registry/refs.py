@@ -15,6 +15,19 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_REF = 512
 
 
+def check_text(value: str, what: str, *, limit: int = 4000) -> str:
+    """Free text kept in history (a reason, an actor): non-empty, bounded, no control bytes."""
+    if (
+        not value.strip()
+        or len(value) > limit
+        or any(ord(c) < 0x20 and c not in "\t\n" for c in value)
+    ):
+        raise UserError(
+            f"give a {what} of 1 to {limit} printable characters", hint="it is kept in the history"
+        )
+    return value
+
+
 def check_digest(digest: str) -> str:
     if _DIGEST.fullmatch(digest) is None:
         raise UserError(f"{digest[:80]!r} is not a sha256 digest", hint="sha256:<64 hex digits>")

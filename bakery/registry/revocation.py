@@ -19,7 +19,7 @@ from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover
 from bakery.registry.db import Registry, now
 from bakery.registry.lineage import walk
-from bakery.registry.refs import check_digest, resolve
+from bakery.registry.refs import check_digest, check_text, resolve
 
 MAX_REASON = 4000
 
@@ -69,8 +69,8 @@ def revoke(registry: Registry, ref: str, *, reason: str, actor: str, cascade: bo
     """Revoke REF (with ``cascade``, every descendant too); channels fall back."""
     from bakery.registry.channels import fall_back
 
-    if not reason.strip() or len(reason) > MAX_REASON:
-        raise UserError("give a --reason (up to 4000 characters): it is kept with the revocation")
+    check_text(reason, "reason", limit=MAX_REASON)
+    check_text(actor, "actor", limit=255)
     with registry.write() as session:
         artifact = resolve(session, ref)
         at = now()

@@ -9,7 +9,7 @@ from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import cover
 from bakery.registry.db import Registry, now
-from bakery.registry.refs import resolve
+from bakery.registry.refs import check_text, resolve
 
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 
@@ -34,8 +34,8 @@ def record_signature(
         raise UserError(f"{kind!r} is neither a signature nor an attestation")
     if kind == "attestation" and not predicate_type:
         raise UserError("an attestation needs its predicate type")
-    if not key_id or len(key_id) > 255:
-        raise UserError("a signature needs a key id (up to 255 characters)")
+    check_text(key_id, "key id", limit=255)
+    check_text(actor, "actor", limit=255)
     with registry.write() as session:
         artifact = resolve(session, ref)
         at = now()

@@ -22,6 +22,7 @@ from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import cover
 from bakery.registry.db import Registry, now
+from bakery.registry.refs import check_text
 
 PREFIX = "bkr"
 #: scrypt cost: 16 MiB, ~40 ms a check on this class of machine
@@ -71,6 +72,7 @@ def create_token(
         raise UserError(f"{role!r} is not a role", hint="reader, builder or admin")
     if _NAME.fullmatch(name) is None:
         raise UserError(f"{name[:40]!r} is not a token name", hint="letters, digits, ' ._@/-'")
+    check_text(actor, "actor", limit=255)
     token_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)
