@@ -211,23 +211,29 @@ def _dependencies(result: BakeResult, source: RecipeSource) -> list[ResourceDesc
 
 
 def _bases(result: BakeResult) -> list[ResourceDescriptor]:
-    """The direct base image (``base``) and its own ancestors (``ancestor``), by digest."""
+    """The direct base image (``base``, by the ref it was taken from) and its own ancestors
+    (``ancestor``), by manifest digest. Debian and scratch bases have no digest."""
     deps = []
-    for position, base in enumerate(result.lineage):
-        if base.digest is None:
-            continue
-        annotations: dict[str, Any] = {"kind": base.kind}
-        if position == 0 and result.lock.base.config_digest:
+    if result.base.digest is not None:
+        annotations: dict[str, Any] = {"kind": result.base.kind}
+        if result.lock.base.config_digest:
             annotations["configDigest"] = result.lock.base.config_digest
-        deps.append(
-            ResourceDescriptor(
-                name="base" if position == 0 else "ancestor",
-                uri=f"oci:{base.name}" if base.name else None,
-                digest={"sha256": base.digest.removeprefix("sha256:")},
-                annotations=annotations,
-            )
-        )
+        deps.append(_image("base", result.base.name, result.base.digest, annotations))
+    for ancestor in result.lineage[1:]:
+        if ancestor.digest is not None:
+            deps.append(_image("ancestor", ancestor.name, ancestor.digest, {"kind": ancestor.kind}))
     return deps
+
+
+def _image(
+    role: str, name: str | None, digest: str, annotations: dict[str, Any]
+) -> ResourceDescriptor:
+    return ResourceDescriptor(
+        name=role,
+        uri=f"oci:{name}" if name else None,
+        digest={"sha256": digest.removeprefix("sha256:")},
+        annotations=annotations,
+    )
 
 
 def _packages(lock: Lock) -> list[LockedPackage]:
