@@ -195,3 +195,42 @@ def test_missing_cosign_is_one_line_with_install_steps(tmp_path: Path) -> None:
     assert len(lines) == 1, done.stderr
     assert "cosign is not installed" in lines[0]
     assert "install-sid-tools.sh cosign" in lines[0] and "make setup" in lines[0]
+
+
+def test_cli_signs_registry_images_through_cosign(tmp_path: Path, registry: LocalRegistry) -> None:
+    layout = new_layout(tmp_path / "src")
+    image = synthetic_image(layout, "team/cli:1", b"cli")
+    skopeo_copy(f"oci:{layout.root}:team/cli:1", f"docker://{registry.host}/team/cli:1")
+    password = "s3cr3t-Pw-91"
+    keys = _cosign_key_pair(tmp_path / "keys", password)
+    ref = f"{registry.host}/team/cli@{image.digest}"
+    store = tmp_path / ".bakery"
+
+    tag_ref = f"{registry.host}/team/cli:1"
+    refused = bakery("sign", tag_ref, "--key", keys / "cosign.key", "--store", store)
+    assert refused.returncode == 2 and "never a tag" in refused.stderr
+    # a KMS-style URI is passed through untouched: cosign's env:// provider reads the key
+    env = {"COSIGN_PASSWORD": password, "SIGN_TEST_KEY": (keys / "cosign.key").read_text()}
+    signed = bakery(
+        "sign", ref, "--key", "env://SIGN_TEST_KEY", "--allow-insecure-registry", "--store", store,
+        env=env,
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    assert password not in signed.stdout + signed.stderr
+    verified = bakery("verify", ref, "--key", keys / "cosign.pub", "--json")
+    checks = {c["name"]: c["passed"] for c in json.loads(verified.stdout)["checks"]}
+    assert checks["signature"] is True
+    # a local image cannot be signed with a KMS key (bakery signs those natively)
+    from bakery.store import Store
+
+    synthetic_image(Store.open(store).oci, "team/cli:1", b"cli")
+    local = bakery("sign", "team/cli:1", "--key", "awskms://alias/x", "--store", store)
+    assert local.returncode == 2 and "KMS key" in local.stderr
+
+
+def test_locate_without_cosign(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    with pytest.raises(ToolError) as info:
+        Cosign.locate(os.environ)
+    assert "install-sid-tools.sh cosign" in info.value.one_line()
+    assert "\n" not in info.value.one_line()
