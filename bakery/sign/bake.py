@@ -89,9 +89,8 @@ def sign_bake(
     )
     statements = [statement_about(repository, digest, SLSA_PROVENANCE_V1, provenance.predicate())]
     statements += _scan_statements(layout, repository, digest)
-    attestations = signature  # replaced below: there is always at least the provenance
-    for statement in statements:
-        attestations = attest_image(layout, repository, statement, key)
+    # each attestation moves the .att tag; the last manifest holds them all
+    attestations = [attest_image(layout, repository, s, key) for s in statements][-1]
     return SigningResult(
         repository=repository,
         digest=digest,

@@ -115,3 +115,19 @@ def test_development_key_made_once(tmp_path: Path) -> None:
     assert second.key.public_key.pem() == first.key.public_key.pem()
     assert first.files.public.read_bytes() == first.key.public_key.pem()
     assert sorted(p.name for p in keys.iterdir()) == ["cosign.key", "cosign.pub"]
+
+
+def test_key_pair_never_overwritten(tmp_path: Path) -> None:
+    write_key_pair(SigningKey.generate(), tmp_path, b"")
+    with pytest.raises(SigningKeyError, match="already exists"):
+        write_key_pair(SigningKey.generate(), tmp_path, b"")
+
+
+def test_old_cosign_refused_by_version() -> None:
+    from bakery.errors import ToolError
+    from bakery.sign.cosign import Cosign
+
+    with pytest.raises(ToolError, match="too old") as info:
+        Cosign(executable="/nonexistent/cosign", version="v2.4.1", environ={})._check_version()
+    assert "install-sid-tools.sh" in info.value.one_line()
+    Cosign(executable="/nonexistent/cosign", version="v3.1.1", environ={})._check_version()
