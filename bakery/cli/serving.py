@@ -2,9 +2,100 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-COMMANDS: tuple[click.Command, ...] = ()
+from bakery.cli.options import store_option
+from bakery.server.config import DEFAULT_MAX_BODY, ServerConfig
+
+if TYPE_CHECKING:
+    from bakery.registry.db import Registry
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--database-url",
+    envvar="BAKERY_DATABASE_URL",
+    default=None,
+    help="postgresql+psycopg://… (env BAKERY_DATABASE_URL); default: SQLite in the store.",
+)
+@click.option(
+    "--max-body",
+    default=DEFAULT_MAX_BODY,
+    show_default=True,
+    type=click.IntRange(1024, 1 << 30),
+    help="Largest request body in bytes; larger ones get 413 unread.",
+)
+@click.option(
+    "--secure-cookies", is_flag=True, help="Mark the UI's session cookie Secure (behind TLS)."
+)
+@click.option(
+    "--init-admin-token",
+    is_flag=True,
+    help="When no admin token exists yet, create one and print it once (bootstrap).",
+)
+@store_option
+def serve_command(
+    host: str,
+    port: int,
+    database_url: str | None,
+    max_body: int,
+    secure_cookies: bool,
+    init_admin_token: bool,
+    store_dir: Path,
+) -> None:
+    """Serve the registry's REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and web UI."""
+    import uvicorn
+
+    from bakery.registry.db import open_registry
+    from bakery.server.app import create_app
+
+    registry = open_registry(store_dir, database_url)
+    try:
+        if init_admin_token:
+            _bootstrap_admin(registry)
+        config = ServerConfig(
+            store_root=store_dir.absolute(),
+            database_url=database_url,
+            max_body_bytes=max_body,
+            secure_cookies=secure_cookies,
+        )
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+        )
+        app = create_app(config, registry)
+        # uvicorn's own access log prints query strings: ours (bakery.server.access) does not
+        uvicorn.run(app, host=host, port=port, access_log=False, server_header=False)
+    finally:
+        registry.dispose()
+
+
+def _bootstrap_admin(registry: Registry) -> None:
+    from datetime import UTC, datetime
+
+    from bakery.registry.tokens import create_token, list_tokens
+
+    now = datetime.now(UTC)
+    admins = [
+        t
+        for t in list_tokens(registry)
+        if t.role == "admin" and (t.expires_at is None or t.expires_at > now)
+    ]
+    if admins:
+        click.echo("an admin token exists already: none created", err=True)
+        return
+    raw, _ = create_token(registry, "initial-admin", "admin", actor="bakery serve")
+    click.echo(f"admin token (shown once, store it now): {raw}")
+    sys.stdout.flush()
+
+
+COMMANDS: tuple[click.Command, ...] = (serve_command,)
 
 
 def register(group: click.Group) -> None:

@@ -1,0 +1,127 @@
+"""Artifacts: listing, one artifact and its parts, lineage; signatures pushed by builders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from bakery.registry.models import ARTIFACT_KINDS
+from bakery.registry.refs import MAX_REF, resolve
+from bakery.registry.signatures import record_signature
+from bakery.server import reads
+from bakery.server import schemas as s
+from bakery.server.deps import ERRORS, Builder, Limit, Offset, Reader, registry, store_root
+from bakery.server.store_view import image_contents
+
+router = APIRouter(tags=["artifacts"], responses=ERRORS)
+
+DigestPath = Annotated[str, Path(pattern=s.DIGEST_PATTERN, description="sha256:<64 hex>")]
+Kind = Literal["image", "disk", "sbom", "attestation", "signature"]
+assert set(ARTIFACT_KINDS) == set(Kind.__args__)  # type: ignore[attr-defined]
+
+
+@router.get("/artifacts")
+def list_artifacts(
+    request: Request,
+    _: Reader,
+    kind: Kind | None = None,
+    name: Annotated[str | None, Query(max_length=255, pattern=r"^[A-Za-z0-9._/-]+$")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> s.Page[s.ArtifactSummary]:
+    """Artifacts, newest first, optionally of one kind or name."""
+    with registry(request).read() as session:
+        return reads.list_artifacts(session, kind=kind, name=name, limit=limit, offset=offset)
+
+
+@router.get("/refs/{ref:path}")
+def resolve_ref(
+    request: Request, _: Reader, ref: Annotated[str, Path(max_length=MAX_REF)]
+) -> s.ArtifactSummary:
+    """The artifact a tag (``golden/nginx:1.22``), ``name@sha256:…`` or digest names."""
+    with registry(request).read() as session:
+        return reads.summaries(session, [resolve(session, ref)])[0]
+
+
+@router.get("/artifacts/{digest}")
+def artifact(request: Request, _: Reader, digest: DigestPath) -> s.ArtifactDetail:
+    """One artifact: tags, channels, scan, findings by severity, revocations; layers and
+    config when the service's store holds the image."""
+    with registry(request).read() as session:
+        row = resolve(session, digest)
+        summary = reads.summaries(session, [row])[0]
+        detail = {
+            "artifact": summary,
+            "subject": reads.subject_of(session, row),
+            "sboms": reads.sboms_of(session, row.id),
+            "package_count": reads.package_count(session, row.id),
+            "findings_by_severity": reads.severity_counts(session, row.id),
+            "scan": reads.scan_of(session, row.id),
+            "revocations": reads.revocations_of(session, row.id),
+        }
+    layers, config, note = image_contents(store_root(request), digest)
+    return s.ArtifactDetail(**detail, layers=layers, config=config, store_note=note)
+
+
+@router.get("/artifacts/{digest}/packages")
+def packages(
+    request: Request, _: Reader, digest: DigestPath, limit: Limit = 100, offset: Offset = 0
+) -> s.Page[s.PackageView]:
+    """The artifact's SBOM packages."""
+    with registry(request).read() as session:
+        row = resolve(session, digest)
+        return reads.packages_of(session, row.id, limit=limit, offset=offset)
+
+
+@router.get("/artifacts/{digest}/findings")
+def findings(request: Request, _: Reader, digest: DigestPath) -> s.FindingsView:
+    """Vulnerability findings, most severe first, with counts by severity."""
+    with registry(request).read() as session:
+        return reads.findings_of(session, resolve(session, digest).id)
+
+
+@router.get("/artifacts/{digest}/signatures")
+def signatures(request: Request, _: Reader, digest: DigestPath) -> list[s.SignatureView]:
+    """Signatures and attestations recorded for the artifact."""
+    with registry(request).read() as session:
+        return reads.signatures_of(session, resolve(session, digest).id)
+
+
+@router.post("/artifacts/{digest}/signatures", status_code=201)
+def add_signature(
+    request: Request, who: Builder, digest: DigestPath, body: s.SignatureIn
+) -> s.AuditEntryRef:
+    """Record a signature or attestation of the artifact (builder)."""
+    seq = record_signature(
+        registry(request),
+        digest,
+        key_id=body.key_id,
+        actor=who.actor,
+        kind=body.kind,
+        predicate_type=body.predicate_type,
+        signature_digest=body.signature_digest,
+        verified_at=body.verified_at,
+    )
+    return s.AuditEntryRef(audit_entry=seq)
+
+
+@router.get("/artifacts/{digest}/provenance")
+def provenance(request: Request, _: Reader, digest: DigestPath) -> s.ProvenanceView:
+    """How the artifact was made: its builds, provenance attestations and bases."""
+    with registry(request).read() as session:
+        return reads.provenance_of(session, resolve(session, digest))
+
+
+@router.get("/artifacts/{digest}/lineage")
+def lineage(
+    request: Request,
+    _: Reader,
+    digest: DigestPath,
+    up: bool = True,
+    down: bool = True,
+    depth: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> s.LineageView:
+    """Ancestors (distance < 0) and descendants (> 0), with channels, and the edges."""
+    with registry(request).read() as session:
+        return reads.lineage_view(session, digest, up=up, down=down, depth=depth)

@@ -1,0 +1,149 @@
+"""Questions: package search, vulnerability impact, builds, the evidence report; recording
+builds (builders)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from bakery.errors import UserError
+from bakery.registry import queries as q
+from bakery.registry.record import (
+    ArtifactFact,
+    BuildFact,
+    FindingFact,
+    PackageFact,
+    ScanFact,
+    record_artifact,
+)
+from bakery.server import reads
+from bakery.server import schemas as s
+from bakery.server.deps import ERRORS, Builder, Limit, Offset, Reader, registry
+
+router = APIRouter(tags=["queries"], responses=ERRORS)
+
+
+@router.get("/packages/search")
+def search_packages(
+    request: Request,
+    _: Reader,
+    name: Annotated[str | None, Query(max_length=255)] = None,
+    purl: Annotated[str | None, Query(max_length=2048)] = None,
+    type: Annotated[str | None, Query(max_length=20, pattern=r"^[a-z0-9]+$")] = None,
+    versions: Annotated[
+        str | None, Query(max_length=600, description="e.g. '<3.0.13' or '>=1.1,<3.0.13'")
+    ] = None,
+    source: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> s.Page[s.PackageHitView]:
+    """Artifacts containing a package (by name or purl) within a version range, compared in
+    the ecosystem's own order (dpkg, PEP 440, SemVer)."""
+    if not name and not purl:
+        raise UserError("give a package name or a purl", hint="?name=openssl&versions=<3.0.13")
+    with registry(request).read() as session:
+        total, hits = q.artifacts_with_package(
+            session,
+            name=name,
+            purl=purl,
+            package_type=type,
+            versions=versions,
+            source=source,
+            limit=limit,
+            offset=offset,
+        )
+    items = [s.PackageHitView.model_validate(h.to_json()) for h in hits]
+    return s.Page(items=items, limit=limit, offset=offset, total=total)
+
+
+@router.get("/vulnerabilities/{vuln_id}/artifacts")
+def vulnerability_impact(
+    request: Request,
+    _: Reader,
+    vuln_id: str,
+    limit: Annotated[int, Query(ge=1, le=q.MAX_LIMIT)] = 1000,
+) -> list[s.VulnHitView]:
+    """Artifacts affected by a vulnerability id or alias, with the channels they are in."""
+    with registry(request).read() as session:
+        hits = q.artifacts_affected_by(session, vuln_id, limit=limit)
+    return [s.VulnHitView.model_validate(h.to_json()) for h in hits]
+
+
+@router.get("/builds")
+def builds(
+    request: Request,
+    _: Reader,
+    recipe: Annotated[str | None, Query(max_length=255)] = None,
+    commit: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> s.Page[s.BuildView]:
+    """Builds of a recipe, or built from a git commit (a prefix of 4+ hex digits), or all;
+    newest first."""
+    if recipe is not None and commit is not None:
+        raise UserError("give a recipe or a commit, not both")
+    if recipe is None and commit is None:
+        with registry(request).read() as session:
+            return reads.recent_builds(session, limit=limit, offset=offset)
+    wanted = offset + limit
+    if wanted > q.MAX_LIMIT:
+        raise UserError(f"offset + limit must be at most {q.MAX_LIMIT} here")
+    with registry(request).read() as session:
+        rows = (
+            q.builds_of(session, recipe, limit=wanted)
+            if recipe is not None
+            else q.built_from_commit(session, commit or "", limit=wanted)
+        )
+    items = [reads.build_view(b) for b in rows[offset:]]
+    return s.Page(items=items, limit=limit, offset=offset)
+
+
+@router.post("/builds", status_code=201)
+def record_build(request: Request, who: Builder, body: s.RecordRequest) -> s.RecordedView:
+    """Record an artifact and its build, packages, scan and lineage (builder). Recording a
+    digest again records only tags that moved."""
+    fact = _fact(body)
+    with registry(request).write() as session:
+        done = record_artifact(session, fact, actor=who.actor)
+    return s.RecordedView(digest=done.digest, audit_entry=done.audit_entry, created=done.created)
+
+
+def _fact(body: s.RecordRequest) -> ArtifactFact:
+    build = body.build
+    scan = body.scan
+    return ArtifactFact(
+        digest=body.digest,
+        media_type=body.media_type,
+        size=body.size,
+        kind=body.kind,
+        name=body.name,
+        created_at=body.created_at,
+        tags=tuple(body.tags),
+        parents=tuple((p.digest, p.relation) for p in body.parents),
+        build=BuildFact(**build.model_dump()) if build is not None else None,
+        scan=ScanFact(
+            passed=scan.passed,
+            scanner_version=scan.scanner_version,
+            vulnerability_db=scan.vulnerability_db,
+            packages=scan.packages,
+            violations=scan.violations,
+            findings=tuple(
+                FindingFact(**{**f.model_dump(), "aliases": tuple(f.aliases)})
+                for f in scan.findings
+            ),
+        )
+        if scan is not None
+        else None,
+        packages=tuple(PackageFact(**p.model_dump()) for p in body.packages),
+        sboms=tuple((b.digest, b.media_type, b.size) for b in body.sboms),
+    )
+
+
+@router.get("/evidence")
+def evidence(request: Request, _: Reader) -> s.EvidenceView:
+    """Images lacking a signature, SBOM, provenance or scan; channels pointing at revoked or
+    failing artifacts."""
+    with registry(request).read() as session:
+        report = q.evidence_report(session)
+    return s.EvidenceView.model_validate(report.to_json())

@@ -1,0 +1,159 @@
+"""Who is asking: bearer tokens for the API, a signed session cookie for the web UI.
+
+Roles are ordered: an admin may do what a builder may, a builder what a reader may. A missing,
+malformed, unknown or expired token is a 401; a valid token of too small a role a 403. Neither
+the raw token nor its secret part is ever logged or echoed.
+
+The UI never stores the token in the browser: its login form checks the token once and sets an
+``HttpOnly; SameSite=Strict`` cookie holding the token's id, an expiry and an HMAC of both
+under a key that lives only in the server's memory. Each UI request re-checks that the token
+still exists and has not expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import Request
+from sqlalchemy import select
+
+from bakery.registry import models as m
+from bakery.registry.db import Registry
+from bakery.registry.tokens import TokenInfo, authenticate
+from bakery.server.errors import ApiError
+
+RANK = {"reader": 0, "builder": 1, "admin": 2}
+SESSION_COOKIE = "bakery_session"
+_CACHE_SECONDS = 30.0
+_CACHE_MAX = 1024
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bakery"'}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the token's id, name and role (never its secret)."""
+
+    token_id: str
+    name: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        """What the registry's history records as the one who acted."""
+        return f"{self.name} (token {self.token_id})"
+
+    def may(self, role: str) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+
+class TokenCache:
+    """Checked tokens for a few seconds, so that each request does not pay a scrypt.
+
+    Keyed by SHA-256 of the raw token; an entry never outlives the token's expiry.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[bytes, tuple[TokenInfo, float]] = {}
+
+    def check(self, registry: Registry, raw: str) -> TokenInfo | None:
+        key = hashlib.sha256(raw.encode("utf-8", "replace")).digest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and hit[1] > now and not _expired(hit[0]):
+            return hit[0]
+        info = authenticate(registry, raw)
+        if info is not None:
+            with self._lock:
+                if len(self._entries) >= _CACHE_MAX:
+                    self._entries.clear()
+                self._entries[key] = (info, now + _CACHE_SECONDS)
+        return info
+
+
+def _expired(info: TokenInfo) -> bool:
+    return info.expires_at is not None and info.expires_at <= datetime.now(UTC)
+
+
+def _principal(info: TokenInfo) -> Principal:
+    return Principal(token_id=info.token_id, name=info.name, role=info.role)
+
+
+def bearer(request: Request) -> Principal:
+    """The caller of an API request, from ``Authorization: Bearer …``; 401 otherwise."""
+    header = request.headers.get("authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if not header:
+        raise ApiError(401, "a bearer token is required", headers=_CHALLENGE)
+    if scheme.lower() != "bearer" or not raw.strip() or len(raw) > 256:
+        raise ApiError(401, "the Authorization header must be 'Bearer <token>'", headers=_CHALLENGE)
+    state = request.app.state
+    info = state.tokens.check(state.registry, raw.strip())
+    if info is None:
+        raise ApiError(401, "the token is invalid or expired", headers=_CHALLENGE)
+    return _principal(info)
+
+
+def require(role: str) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: the caller, who must hold ``role`` (or a greater one)."""
+
+    def dependency(request: Request) -> Principal:
+        principal = bearer(request)
+        if not principal.may(role):
+            raise ApiError(403, f"this needs the {role} role; the token is a {principal.role}")
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+# -- the UI's session cookie ----------------------------------------------------------------
+
+
+def new_session_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _mac(key: bytes, token_id: str, expires: int) -> str:
+    digest = hmac.new(key, f"{token_id}.{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def session_cookie(key: bytes, info: TokenInfo, seconds: int) -> tuple[str, int]:
+    """The cookie value for a logged-in token, and its lifetime in seconds."""
+    expires = int(time.time()) + seconds
+    if info.expires_at is not None:
+        expires = min(expires, int(info.expires_at.timestamp()))
+    return f"{info.token_id}.{expires}.{_mac(key, info.token_id, expires)}", expires - int(
+        time.time()
+    )
+
+
+def session_principal(request: Request) -> Principal | None:
+    """The UI's caller, from a valid session cookie whose token still exists; else None."""
+    value = request.cookies.get(SESSION_COOKIE, "")
+    parts = value.split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or len(value) > 200:
+        return None
+    token_id, expires_text, mac = parts
+    expires = int(expires_text)
+    state = request.app.state
+    if not hmac.compare_digest(mac, _mac(state.session_key, token_id, expires)):
+        return None
+    if expires <= time.time():
+        return None
+    registry: Registry = state.registry
+    with registry.read() as session:
+        row = session.scalars(select(m.Token).where(m.Token.token_id == token_id)).first()
+        if row is None or (row.expires_at is not None and row.expires_at <= datetime.now(UTC)):
+            return None
+        return Principal(token_id=row.token_id, name=row.name, role=row.role)
