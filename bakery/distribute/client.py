@@ -248,8 +248,11 @@ class RegistryClient:
 
     def _body(self, response: httpx.Response, desc: Descriptor) -> Iterator[bytes]:
         received = 0
+        # blobs travel as they are stored: raw reads, unless a server insists on an encoding
+        # (or the body was read already, as with an in-memory transport)
+        decoded = "content-encoding" in response.headers or response.is_stream_consumed
         try:
-            for chunk in response.iter_bytes(CHUNK):
+            for chunk in response.iter_bytes(CHUNK) if decoded else response.iter_raw():
                 received += len(chunk)
                 if received > desc.size:
                     raise RegistryError(

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bakery.distribute.client import (
-    CHUNK,
     BlobOpener,
     RegistryClient,
     hash_stream,
@@ -38,6 +37,8 @@ from bakery.oci.model import Descriptor, ImageIndex, ImageManifest, parse_manife
 #: cosign's legacy tag suffixes for signatures, attestations and attached SBOMs
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 DEFAULT_JOBS = 4
+#: read size of local blobs being uploaded
+UPLOAD_READ = 4 << 20
 #: how deep referrers of referrers are followed (a signature of an SBOM of an image)
 _MAX_REFERRER_DEPTH = 3
 #: how OCILayout.blob_writer words a digest mismatch
@@ -124,10 +125,20 @@ class LayoutOrigin:
         return self.layout.read_blob(desc.digest, max_size=MAX_MANIFEST_SIZE)
 
     def opener(self, desc: Descriptor) -> BlobOpener:
+        """The blob file read as it is: the registry hashes what it receives and refuses a
+        corrupted blob (DIGEST_INVALID), so hashing it here too would only cost CPU."""
+
         @contextlib.contextmanager
         def open_chunks() -> Iterator[Iterable[bytes]]:
-            with self.layout.open_blob(desc.digest) as file:
-                yield iter(lambda: file.read(CHUNK), b"")
+            try:
+                file = self.layout.blob_path(desc.digest).open("rb", buffering=0)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot read blob {desc.digest} from {self.layout.root}: {exc}",
+                    hint="`bakery store check` verifies the store",
+                ) from exc
+            with file:
+                yield _exactly(iter(lambda: file.read(UPLOAD_READ), b""), desc)
 
         return open_chunks
 
@@ -145,6 +156,21 @@ class LayoutOrigin:
 
     def mount_source(self, registry: str) -> str | None:
         return None
+
+
+def _exactly(chunks: Iterator[bytes], desc: Descriptor) -> Iterator[bytes]:
+    """``chunks``, checked to add up to ``desc.size`` (a truncated blob is a store error)."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > desc.size:
+            break
+        yield chunk
+    if total != desc.size:
+        raise StoreError(
+            f"blob {desc.digest} is {total} bytes in the store, its descriptor says {desc.size}",
+            hint="`bakery store check` finds damaged blobs; re-bake or re-pull the image",
+        )
 
 
 class RegistryOrigin:

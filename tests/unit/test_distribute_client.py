@@ -104,7 +104,10 @@ class MemoryRegistry:
             media_type = request.headers["content-type"]
             self.manifests[(repo, digest)] = (media_type, data)
             self.manifests[(repo, ref)] = (media_type, data)
-            return httpx.Response(201, headers={"Docker-Content-Digest": digest})
+            headers = {"Docker-Content-Digest": digest}
+            if self.referrers_api and b'"subject"' in data:
+                headers["OCI-Subject"] = json.loads(data)["subject"]["digest"]
+            return httpx.Response(201, headers=headers)
         found = self.manifests.get((repo, ref))
         if found is None:
             return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
