@@ -6,14 +6,17 @@ code and the tail of what it printed, so a user never sees a bare ``CalledProces
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
+import select
 import shlex
 import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,18 @@ APT_PACKAGES: dict[str, str] = {
     "docker": "docker.io",
     "dockerd": "docker.io",
     "dpkg": "dpkg",
+    "mke2fs": "e2fsprogs",
+    "debugfs": "e2fsprogs",
+    "e2fsck": "e2fsprogs",
+    "mkfs.vfat": "dosfstools",
+    "mmd": "mtools",
+    "mcopy": "mtools",
+    "mdir": "mtools",
+    "sfdisk": "fdisk",
+    "grub-mkimage": "grub-common grub-efi-amd64-bin",
+    "qemu-img": "qemu-utils",
+    "qemu-system-x86_64": "qemu-system-x86 ovmf",
+    "packer": "packer",
 }
 
 TAIL_LINES = 20
@@ -103,6 +118,65 @@ def failure(done: Completed, what: str | None = None) -> ToolError:
     if output:
         message += ":\n" + output
     return ToolError(message)
+
+
+class Watched:
+    """A long-running command whose combined output is read as it comes (a VM's serial
+    console): iterate :meth:`output` until you have seen enough, then :meth:`stop` it.
+
+    Use it as a context manager: leaving the block always stops the command and reaps it.
+    """
+
+    def __init__(self, argv: Sequence[str | Path], *, cwd: Path | None = None) -> None:
+        self.argv = tuple(str(a) for a in argv)
+        exe = which(self.argv[0]) if "/" not in self.argv[0] else self.argv[0]
+        self._proc = subprocess.Popen(
+            [exe, *self.argv[1:]],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self, deadline: float) -> Iterator[str]:
+        """The command's output as it comes, in decoded pieces (UTF-8, leniently), until the
+        command ends or ``time.monotonic()`` passes ``deadline``."""
+        stdout = self._proc.stdout
+        assert stdout is not None
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([stdout], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(stdout.fileno(), 1 << 16)
+            if not chunk:
+                break
+            yield decoder.decode(chunk)
+        yield decoder.decode(b"", final=True)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once the command has ended, else None."""
+        return self._proc.poll()
+
+    def stop(self, grace: float = 10.0) -> int:
+        """Ask the command to end (SIGTERM), kill it after ``grace`` seconds; its exit code."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        code = self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        return code
+
+    def __enter__(self) -> Watched:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 class Pipe:

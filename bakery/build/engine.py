@@ -48,6 +48,7 @@ from bakery.build.rootfs import apply_layers
 from bakery.build.sandbox import Mount
 from bakery.build.source import SourceInfo, describe
 from bakery.checks.imagetests import run_tests
+from bakery.disk import stage as disk_stage
 from bakery.errors import ImageTestError, LockError, PolicyViolation, UserError
 from bakery.oci import mediatypes as mt
 from bakery.oci.archive import open_layer_uncompressed
@@ -58,9 +59,11 @@ from bakery.oci.tarwriter import Change, write_layer_tar
 from bakery.recipe.loader import LoadedRecipe, find_recipe_by_name, load_recipe
 from bakery.recipe.lock import Lock, LockedBase, LockedPackage, LockedStep
 from bakery.recipe.model import (
+    BootTest,
     CopyStep,
     DebianBase,
     ImageBase,
+    Output,
     PackagesStep,
     RecipeBase,
     RunStep,
@@ -131,7 +134,8 @@ class Bake:
         self.store = options.store
         self.cache = StepCache(options.store.cache_dir, options.store.oci)
         self.stack = (*stack, self.recipe.name)
-        self.compression: Compression = self.recipe.outputs[0].oci.compression
+        oci = [o for o in self.recipe.outputs if isinstance(o, Output)]
+        self.compression: Compression = oci[0].oci.compression if oci else "gzip"
         self.layers: list[Layer] = []
         self.state = ImageState()
         self.stages: list[StageResult] = []
@@ -160,17 +164,31 @@ class Bake:
             with self._stage("export", f"{len(self.layers)} layers"):
                 config_desc, config = self._config(source)
                 manifests = self._manifests(config_desc, source)
+            disks: list[disk_stage.PendingDisk] = []
+            disk_ctx = self._disk_context(config_desc)
+            if disk_stage.disk_outputs(self.loaded) and not self.options.lock_mode:
+                with self._stage("disk", _describe_disks(self.loaded)):
+                    disks = disk_stage.build_disks(disk_ctx)
             with self._stage("test", f"{len(self.recipe.tests)} tests"):
                 tests = self._tests(config_desc, config)
+                tests += disk_stage.boot_tests(disk_ctx, disks)
             scan: ScanSummary | None = None
             if self.options.scan and not self.options.lock_mode:
                 with self._stage("scan", "SBOM, vulnerabilities, secrets, misconfig, policy"):
                     scan = self._scan(manifests, config_desc, config)
             with self._stage("store", "no tags (lock)" if self.options.lock_mode else "tags"):
                 outputs = self._store(manifests)
+                disk_results = disk_stage.store_disks(
+                    disk_ctx,
+                    disks,
+                    subject=manifests[0][0],
+                    annotations=self._annotations(source),
+                    tag=not self.options.lock_mode,
+                )
             if self._work.rootfs_valid:
                 self.store.keep_rootfs(self._chain(), self._work.rootfs)
-        return self._result(source, config_desc, outputs, tests, plan, scan)
+        result = self._result(source, config_desc, outputs, tests, plan, scan)
+        return result.model_copy(update={"disks": tuple(disk_results)})
 
     @contextmanager
     def _stage(self, name: str, detail: str) -> Iterator[None]:
@@ -526,12 +544,20 @@ class Bake:
         annotations = self._annotations(source)
         made: list[_Manifest] = []
         for output in self.recipe.outputs:
+            if not isinstance(output, Output):
+                continue
             layers = [self._layer_for(layer, output.oci.compression) for layer in self.layers]
             manifest = image_manifest(config_desc, layers, annotations)
             desc = self.store.oci.put_json(manifest, mt.MANIFEST)
             tags = tuple(f"{self.recipe.name}:{tag}" for tag in output.oci.tags)
             made.append((desc, tags, output.oci.compression))
+        if not made:  # disks only: the image is stored untagged, as the disks' subject
+            manifest = image_manifest(config_desc, list(self._descriptors()), annotations)
+            made.append((self.store.oci.put_json(manifest, mt.MANIFEST), (), self.compression))
         return made
+
+    def _descriptors(self) -> Iterator[Descriptor]:
+        return (self._layer_for(layer, self.compression) for layer in self.layers)
 
     def _layer_for(self, layer: Layer, compression: Compression) -> Descriptor:
         if layer.inherited or compression == self.compression:
@@ -563,10 +589,24 @@ class Bake:
             annotations[mt.ANN_BASE_DIGEST] = self.base_result.digest
         return annotations
 
+    def _disk_context(self, config_desc: Descriptor) -> disk_stage.DiskContext:
+        work = self._work_state()
+        return disk_stage.DiskContext(
+            loaded=self.loaded,
+            layout=self.store.oci,
+            cache=self.cache,
+            cache_dir=self.store.cache_dir,
+            use_cache=self.options.use_cache,
+            config_digest=config_desc.digest,
+            epoch=self.epoch,
+            workdir=work.scratch,
+            rootfs=lambda: self._materialize().rootfs,
+        )
+
     # -- test -----------------------------------------------------------------------------
 
     def _tests(self, config_desc: Descriptor, config: ImageConfig) -> list[TestResult]:
-        tests = self.recipe.tests
+        tests = tuple(t for t in self.recipe.tests if not isinstance(t, BootTest))
         if not tests:
             return []
         key = cache_key("tests", config_desc.digest, [step_definition(t) for t in tests])
@@ -698,6 +738,11 @@ def _pins_json(pins: tuple[LockedPackage, ...] | None) -> list[object] | None:
 
 def _emptied(path: str) -> bytes | None:
     return b"" if path in snapshot.EMPTIED_FILES else None
+
+
+def _describe_disks(loaded: LoadedRecipe) -> str:
+    disks = [o.disk for _, o in disk_stage.disk_outputs(loaded)]
+    return ", ".join(f"{d.format} {d.size} boot={d.boot or 'none'}" for d in disks)
 
 
 def _describe_base(base: object) -> str:

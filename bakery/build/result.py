@@ -45,6 +45,22 @@ class OutputResult(_Out):
     compression: str
 
 
+class DiskResult(_Out):
+    """A disk output: its artifact manifest and tags, the stored file and the raw disk."""
+
+    digest: str
+    tags: tuple[str, ...]
+    format: str
+    boot: str | None
+    #: the stored disk file (in ``format``): what ``bakery export`` writes
+    file_digest: str
+    file_size: int
+    #: the raw disk: reproducible across bakes of the same recipe
+    raw_digest: str
+    raw_size: int
+    cached: bool
+
+
 class ScanSummary(_Out):
     """The scan stage's verdict: counts per category, notes, the policy table."""
 
@@ -86,6 +102,7 @@ class BakeResult(_Out):
     tags: tuple[str, ...]
     layers: tuple[LayerResult, ...]
     outputs: tuple[OutputResult, ...]
+    disks: tuple[DiskResult, ...] = ()
     base: BaseResult
     lineage: tuple[BaseResult, ...]
     source_date_epoch: int

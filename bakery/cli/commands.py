@@ -14,7 +14,10 @@ from bakery.build.engine import BakeOptions, bake
 from bakery.cli.options import err, out, store_option
 from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
 from bakery.cli.scanning import db_group, sbom_command, scan_command
-from bakery.errors import EXIT_FAILURE, StoreError
+from bakery.disk.artifact import ARTIFACT_TYPE as DISK_ARTIFACT_TYPE
+from bakery.disk.artifact import export_disk, read_disk
+from bakery.disk.convert import FORMATS as DISK_FORMATS
+from bakery.errors import EXIT_FAILURE, StoreError, UserError
 from bakery.oci.archive import export_docker_archive, export_oci_archive
 from bakery.oci.model import ImageManifest
 from bakery.recipe.lock import lock_path_for, render_lock, write_lock
@@ -164,15 +167,27 @@ def inspect_command(ref: str, store_dir: Path) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["oci-archive", "docker-archive"]),
-    default="oci-archive",
-    show_default=True,
+    type=click.Choice(["oci-archive", "docker-archive", *DISK_FORMATS]),
+    default=None,
+    help="oci-archive (default) or docker-archive for images; raw, qcow2, vmdk or vhdx for"
+    " disks (default: the format it was baked in; others are converted with qemu-img).",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export_command(ref: str, store_dir: Path, fmt: str, output: Path) -> None:
-    """Export REF as a tar archive that other tools load (docker load, skopeo, podman)."""
+def export_command(ref: str, store_dir: Path, fmt: str | None, output: Path) -> None:
+    """Export REF: an image as a tar archive that other tools load (docker load, skopeo,
+    podman), or a disk image as a file that hypervisors boot."""
     layout = Store.open(store_dir).oci
-    if fmt == "oci-archive":
+    manifest = layout.read_manifest(layout.resolve(ref))
+    if isinstance(manifest, ImageManifest) and manifest.artifact_type == DISK_ARTIFACT_TYPE:
+        disk_format = fmt or read_disk(layout, ref).format
+        if disk_format not in DISK_FORMATS:
+            raise UserError(
+                f"{ref} is a disk image: it exports as {', '.join(DISK_FORMATS)}, not {fmt}"
+            )
+        export_disk(layout, ref, disk_format, output)
+    elif fmt in DISK_FORMATS:
+        raise UserError(f"{ref} is not a disk image: --format {fmt} is for disks")
+    elif fmt in (None, "oci-archive"):
         export_oci_archive(layout, ref, output)
     else:
         repo_tag = ref if ":" in ref and not ref.startswith("sha256:") else f"{ref}:latest"

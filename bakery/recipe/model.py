@@ -573,10 +573,54 @@ class OciOutput(_Model):
     compression: Literal["gzip", "zstd"] = "gzip"
 
 
-class Output(_Model):
-    """One thing a bake produces; for now always ``oci:``."""
+class Output(_Kinded):
+    """``oci: {...}``: the image, tagged in the local store."""
 
+    kind: ClassVar[str] = "oci"
     oci: OciOutput
+
+
+DISK_FORMATS = ("raw", "qcow2", "vmdk", "vhdx")
+DISK_SIZE_PATTERN = r"^[1-9][0-9]*[KMGT]$"
+DiskSize = Annotated[
+    str, _matching(DISK_SIZE_PATTERN, "disk size"), _string_schema(DISK_SIZE_PATTERN)
+]
+
+
+class DiskOutput(_Model):
+    """A bootable disk of the same rootfs: GPT, an EFI system partition and an ext4 root."""
+
+    format: Literal["raw", "qcow2", "vmdk", "vhdx"] = "qcow2"
+    size: DiskSize = Field(default="4G", description="Binary units: 512M, 4G, ...")
+    boot: Literal["uefi", "bios"] | None = Field(
+        default="uefi", description="Firmware the disk boots from; null for a data disk."
+    )
+    kernel: PackageName | None = Field(
+        default=None,
+        description="The kernel package the rootfs must have installed (default: any kernel).",
+    )
+    tags: Seq[ImageTag] = Field(
+        default=(),
+        description="Default: [<version>-<format>].",
+        json_schema_extra=_no_schema_default,
+    )
+
+
+class DiskOutputItem(_Kinded):
+    """``disk: {...}``: a disk image, stored as an OCI artifact and tagged in the local store."""
+
+    kind: ClassVar[str] = "disk"
+    disk: DiskOutput
+
+
+_OUTPUTS = _OneOf("an output", (Output, DiskOutputItem))
+
+#: One thing a bake produces: the OCI image or a disk image; one kind key says which.
+AnyOutput: TypeAlias = Annotated[
+    Annotated[Output, Tag("oci")] | Annotated[DiskOutputItem, Tag("disk")],
+    Discriminator(_OUTPUTS.tag),
+    BeforeValidator(_OUTPUTS.check),
+]
 
 
 # --- image tests --------------------------------------------------------------------------
@@ -690,13 +734,32 @@ class MetadataTest(_Test):
     metadata: MetadataCheck
 
 
-_TESTS = _OneOf("a test", (FileTest, CommandTest, MetadataTest))
+class BootCheck(_Model):
+    """What the serial console of the booted disk must show, and how long to wait for it."""
+
+    expect: NonEmptyStr
+    timeout: int = Field(default=180, ge=1, le=3600, description="Seconds.")
+
+
+class BootTest(_Test):
+    """``boot: {expect, timeout}``: the disk boots from firmware and its console shows a text."""
+
+    kind: ClassVar[str] = "boot"
+    boot: BootCheck
+
+    def subject(self) -> str:
+        """``boot EXPECT``."""
+        return f"boot {self.boot.expect}"
+
+
+_TESTS = _OneOf("a test", (FileTest, CommandTest, MetadataTest, BootTest))
 
 #: One image test; exactly one kind key says which.
 ImageTest: TypeAlias = Annotated[
     Annotated[FileTest, Tag("file")]
     | Annotated[CommandTest, Tag("command")]
-    | Annotated[MetadataTest, Tag("metadata")],
+    | Annotated[MetadataTest, Tag("metadata")]
+    | Annotated[BootTest, Tag("boot")],
     Discriminator(_TESTS.tag),
     BeforeValidator(_TESTS.check),
 ]
@@ -721,7 +784,7 @@ class Recipe(_Model):
     description: str = ""
     base: Base
     steps: Seq[Step] = ()
-    outputs: Seq[Output] = Field(
+    outputs: Seq[AnyOutput] = Field(
         default=(),
         validate_default=True,
         description="Default: one gzip OCI output tagged with the version.",
@@ -735,12 +798,12 @@ class Recipe(_Model):
 
     @field_validator("outputs")
     @classmethod
-    def _default_outputs(cls, outputs: tuple[Output, ...], info: ValidationInfo) -> Any:
+    def _default_outputs(cls, outputs: tuple[AnyOutput, ...], info: ValidationInfo) -> Any:
         version = info.data.get("version")
         if version is None:
             return outputs
         outputs = outputs or (Output(oci=OciOutput()),)
-        if all(output.oci.tags for output in outputs):
+        if all(_tags_of(output) for output in outputs):
             return outputs
         if re.match(TAG_PATTERN, version) is None:
             raise _located(
@@ -756,6 +819,7 @@ class Recipe(_Model):
         self._check_base()
         self._check_tags()
         self._check_test_names()
+        self._check_boot_tests()
         return self
 
     def _check_base(self) -> None:
@@ -765,12 +829,12 @@ class Recipe(_Model):
     def _check_tags(self) -> None:
         seen: set[str] = set()
         for i, output in enumerate(self.outputs):
-            for j, tag in enumerate(output.oci.tags):
+            for j, tag in enumerate(_tags_of(output)):
                 if tag in seen:
                     raise _located(
                         "duplicate_tag",
                         "duplicate tag '{tag}' across outputs",
-                        ("outputs", i, "oci", "tags", j),
+                        ("outputs", i, output.kind, "tags", j),
                         tag=tag,
                     )
                 seen.add(tag)
@@ -787,9 +851,31 @@ class Recipe(_Model):
                 )
             seen.add(test.name)
 
+    def _check_boot_tests(self) -> None:
+        bootable = any(
+            isinstance(o, DiskOutputItem) and o.disk.boot is not None for o in self.outputs
+        )
+        for i, test in enumerate(self.tests):
+            if isinstance(test, BootTest) and not bootable:
+                raise _located(
+                    "boot_test",
+                    "a boot test needs a disk output with boot: uefi",
+                    ("tests", i),
+                )
 
-def _tagged(output: Output, version: str) -> Output:
-    """``output`` with its tags defaulted to ``[version]``."""
+
+def _tags_of(output: AnyOutput) -> tuple[str, ...]:
+    """The tags an output asks for."""
+    return output.oci.tags if isinstance(output, Output) else output.disk.tags
+
+
+def _tagged(output: AnyOutput, version: str) -> AnyOutput:
+    """``output`` with its tags defaulted: ``[version]``, for a disk ``[version-format]``."""
+    if isinstance(output, DiskOutputItem):
+        if output.disk.tags:
+            return output
+        tags = (f"{version}-{output.disk.format}",)
+        return output.model_copy(update={"disk": output.disk.model_copy(update={"tags": tags})})
     if output.oci.tags:
         return output
     return output.model_copy(update={"oci": output.oci.model_copy(update={"tags": (version,)})})
