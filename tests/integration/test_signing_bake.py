@@ -158,3 +158,14 @@ def test_re_signing_a_warm_bake_does_not_pile_up(
     assert again.signature.digest == first.signature.digest  # same key: no second signature
     manifest = json.loads(store.oci.read_blob(again.attestations.digest))
     assert len(manifest["layers"]) == 3  # provenance, SBOM, scan: replaced, not appended
+    # `bakery attest` re-attests the stored SBOM and scan result with the same (dev) key
+    for kind in ("cyclonedx", "scan"):
+        done = bakery("attest", "golden/debian-base:12", "--type", kind, "--store", private_store)
+        assert done.returncode == 0, done.stderr
+        assert "development key" in done.stderr
+    att = store.oci.resolve(f"golden/debian-base:{attestation_tag(result.digest)}")
+    assert len(json.loads(store.oci.read_blob(att.digest))["layers"]) == 3
+    missing = bakery(
+        "attest", "golden/debian-base:12", "--type", "slsaprovenance1", "--store", private_store
+    )
+    assert missing.returncode == 2 and "--predicate" in missing.stderr
