@@ -7,12 +7,17 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bakery.distribute.client import ClientOptions, RegistryClient
 from bakery.distribute.reference import Reference
+from bakery.distribute.source import RegistrySource
 from bakery.distribute.transfer import push
+from bakery.errors import RegistryError
 from bakery.oci import mediatypes as mt
 from bakery.oci.layout import OCILayout
-from bakery.oci.model import Descriptor, ImageIndex
+from bakery.oci.model import Descriptor, ImageIndex, ImageManifest
+from bakery.oci.source import LayoutSource
 from tests.conftest import bakery, require_tools
 from tests.integration.registry_fixtures import (
     Registry,
@@ -192,3 +197,31 @@ def test_push_baked_nginx_reads_back_with_skopeo(
     assert inspect.returncode == 0, inspect.stderr
     assert json.loads(inspect.stdout)["Digest"] == baked["nginx"]["digest"]
     assert "PASS" in crane("validate", "--remote", dest)
+
+
+def test_registry_source_answers_like_the_layout_source(registry: Registry, tmp_path: Path) -> None:
+    store, layout, image = _store_with_image(tmp_path, [3000, 70_000])
+    sbom = add_sbom_referrer(layout, image)
+    sig_tag = add_cosign_signature(layout, "test/app", image)
+    assert (
+        bakery("push", "test/app:1", registry.ref("team/app:1"), "--store", store).returncode == 0
+    )
+    local = LayoutSource(layout, "test/app")
+    with RegistryClient(registry.host) as client:
+        remote = RegistrySource(client, "team/app")
+        assert remote.repository == registry.ref("team/app")
+        for tag in ("1", sig_tag):
+            mine, theirs = local.resolve_tag(tag), remote.resolve_tag(tag)
+            assert mine is not None and theirs is not None
+            assert (theirs.digest, theirs.size) == (mine.digest, mine.size)
+            assert remote.fetch_manifest(theirs.digest) == local.fetch_manifest(mine.digest)
+        assert remote.resolve_tag("nope") is None
+        manifest = layout.read_manifest(image)
+        assert isinstance(manifest, ImageManifest)
+        blob = manifest.layers[1].digest
+        assert remote.fetch_blob(blob, max_size=1 * MiB) == local.fetch_blob(blob, max_size=MiB)
+        with pytest.raises(RegistryError, match="more than the 100 expected"):
+            remote.fetch_blob(blob, max_size=100)
+        assert [d.digest for d in remote.referrers(image.digest)] == [sbom.digest]
+        assert remote.referrers(image.digest, "application/spdx+json")[0].digest == sbom.digest
+        assert remote.referrers(image.digest, "application/other") == []
