@@ -309,3 +309,15 @@ def test_missing_base_is_a_failed_check_not_a_crash(layout: OCILayout) -> None:
     )
     assert not report.passed and report.bases[0].digest == gone
     assert all(not c.passed for c in report.bases[0].checks)
+
+
+def test_concurrent_signers_lose_nothing(layout: OCILayout) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = synthetic_image(layout, "team/app:1")
+    keys = [SigningKey.generate() for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda k: sign_image(layout, "team/app", image.digest, k), keys))
+    source = LayoutSource(layout, "team/app")
+    assert len(read_layers(source, signature_tag(image.digest))) == 6
+    assert all(find_signatures(source, image.digest, [k.public_key]).valid for k in keys)
