@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from rich.filesize import decimal
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -18,7 +19,6 @@ from rich.progress import (
 )
 
 from bakery.cli.options import err, out, store_option
-from bakery.cli.render import human_size
 from bakery.distribute.client import ClientOptions, RegistryClient
 from bakery.distribute.reference import Reference
 from bakery.distribute.session import connect
@@ -96,7 +96,7 @@ def _report(verb: str, result: TransferResult, as_json: bool) -> None:
         extras.append(", ".join(result.cosign_tags))
     out.print(
         f"{verb} {result.destination}@{result.digest}\n"
-        f"  blobs: {result.blobs_pushed} transferred ({human_size(result.bytes_transferred)}), "
+        f"  blobs: {result.blobs_pushed} transferred ({decimal(result.bytes_transferred)}), "
         f"{result.blobs_skipped} already there, {result.blobs_mounted} mounted"
         + (f"\n  with: {'; '.join(extras)}" if extras else "")
     )

@@ -182,7 +182,10 @@ class RegistryClient:
         except httpx.UnsupportedProtocol as exc:
             raise RegistryError(f"cannot talk to registry {self.registry}: {exc}") from exc
         except httpx.ConnectError as exc:
-            hint = None
+            hint = (
+                f"check that a registry answers at {self.base_url} "
+                "(plain HTTP only for loopback hosts or with --insecure)"
+            )
             if "SSL" in str(exc) or "certificate" in str(exc):
                 hint = "the registry's TLS certificate does not verify; --insecure skips TLS"
             raise TransientError(
