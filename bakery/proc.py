@@ -41,7 +41,7 @@ APT_PACKAGES: dict[str, str] = {
     "mcopy": "mtools",
     "mdir": "mtools",
     "sfdisk": "fdisk",
-    "grub-mkimage": "grub-common grub-efi-amd64-bin",
+    "grub-mkimage": "grub-common grub-efi-amd64-bin grub-pc-bin",
     "qemu-img": "qemu-utils",
     "qemu-system-x86_64": "qemu-system-x86 ovmf",
     "packer": "packer",

@@ -1,7 +1,8 @@
 """The boot test: boot a disk from firmware in QEMU and wait for a text on its serial console.
 
-The disk boots as a machine would: OVMF (UEFI firmware) finds the bootloader on the disk; QEMU
-gets no ``-kernel``. KVM is not usable on the machines Bakery runs on, so QEMU emulates (TCG).
+The disk boots as a machine would: OVMF (UEFI firmware), or SeaBIOS for a BIOS disk, finds the
+bootloader on the disk; QEMU gets no ``-kernel``. KVM is not usable on the machines Bakery runs
+on, so QEMU emulates (TCG).
 The disk is opened with ``snapshot=on``: the test never writes to the artifact it tests. When the
 text appears QEMU is stopped (SIGTERM: it exits cleanly); when it does not, the error shows the
 last lines of the console.
@@ -36,8 +37,17 @@ class BootOutcome:
     console_tail: str
 
 
-def qemu_argv(disk: Path, fmt: str, vars_file: Path, *, memory_mb: int = 1024) -> list[str]:
-    """The QEMU command line: q35 + OVMF, the disk on virtio, serial console on stdout."""
+def qemu_argv(
+    disk: Path, fmt: str, vars_file: Path, *, firmware: str = "uefi", memory_mb: int = 1024
+) -> list[str]:
+    """The QEMU command line: q35 with OVMF (UEFI) or SeaBIOS (BIOS), the disk on virtio,
+    the serial console on stdout."""
+    pflash = [
+        "-drive",
+        f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+        "-drive",
+        f"if=pflash,format=raw,unit=1,file={vars_file}",
+    ]
     return [
         "qemu-system-x86_64",
         "-accel",
@@ -56,30 +66,38 @@ def qemu_argv(disk: Path, fmt: str, vars_file: Path, *, memory_mb: int = 1024) -
         "-no-reboot",
         "-nic",
         "none",
-        "-drive",
-        f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-        "-drive",
-        f"if=pflash,format=raw,unit=1,file={vars_file}",
+        *(pflash if firmware == "uefi" else []),
         "-drive",
         f"file={disk},if=virtio,format={fmt},snapshot=on",
     ]
 
 
-def boot_test(disk: Path, fmt: str, expect: str, *, timeout: float, scratch: Path) -> BootOutcome:
-    """Boot ``disk`` (of format ``fmt``) and wait up to ``timeout`` seconds for ``expect``."""
-    for firmware in (OVMF_CODE, OVMF_VARS):
-        if not firmware.is_file():
+def boot_test(
+    disk: Path,
+    fmt: str,
+    expect: str,
+    *,
+    timeout: float,
+    scratch: Path,
+    firmware: str = "uefi",
+) -> BootOutcome:
+    """Boot ``disk`` (of format ``fmt``) from ``firmware`` and wait up to ``timeout`` seconds
+    for ``expect`` on its console."""
+    for path in (OVMF_CODE, OVMF_VARS) if firmware == "uefi" else ():
+        if not path.is_file():
             raise ToolError(
-                f"UEFI firmware {firmware} is missing",
+                f"UEFI firmware {path} is missing",
                 hint="install it with: apt-get install -y ovmf",
             )
     scratch.mkdir(parents=True, exist_ok=True)
     vars_file = scratch / "OVMF_VARS.fd"
-    shutil.copyfile(OVMF_VARS, vars_file)
+    if firmware == "uefi":
+        shutil.copyfile(OVMF_VARS, vars_file)
     transcript = ""
     start = time.monotonic()
     found = False
-    with proc.Watched(qemu_argv(disk, fmt, vars_file), cwd=scratch) as vm:
+    argv = qemu_argv(disk, fmt, vars_file, firmware=firmware)
+    with proc.Watched(argv, cwd=scratch) as vm:
         for piece in vm.output(start + timeout):
             searched_from = max(0, len(transcript) - len(expect))
             transcript = (transcript + piece)[-MAX_TRANSCRIPT:]

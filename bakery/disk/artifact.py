@@ -64,7 +64,7 @@ def store_disk_file(layout: OCILayout, disk: BuiltDisk) -> Descriptor:
         ANN_FILE_SIZE: str(disk.size),
         ANN_RAW_DIGEST: disk.raw.digest,
         ANN_RAW_SIZE: str(disk.raw.size),
-        ANN_BOOT: "uefi" if disk.raw.kernel is not None else "none",
+        ANN_BOOT: disk.raw.boot or "none",
         ANN_ROOT_UUID: disk.raw.geometry.root_fs_uuid,
     }
     return Descriptor(

@@ -8,6 +8,7 @@ tries without any boot entry in NVRAM, so the disk boots on any UEFI machine.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from debian.debian_support import Version
 
 from bakery import proc
 from bakery.build import dpkg
-from bakery.disk.geometry import Geometry
+from bakery.disk.geometry import SECTOR, Geometry
 from bakery.errors import ToolError, UserError
 from bakery.oci.securepath import secure_join
 
 GRUB_EFI_DIR = Path("/usr/lib/grub/x86_64-efi")
+GRUB_PC_DIR = Path("/usr/lib/grub/i386-pc")
+GRUB_PC_MODULES = ("biosdisk", "part_gpt", "ext2", "search", "linux", "gzio", "echo")
 GRUB_EFI_MODULES = ("part_gpt", "fat", "ext2", "search", "linux", "gzio", "echo")
 EFI_BOOT_PATH = "/EFI/BOOT/BOOTX64.EFI"
 #: the kernel command line: root by UUID; the serial console last, so it is /dev/console
@@ -91,3 +94,48 @@ def grub_efi_image(config: str, out: Path, scratch: Path) -> None:
     cfg.write_text(config, encoding="utf-8")
     argv = ["grub-mkimage", "-O", "x86_64-efi", "-d", str(GRUB_EFI_DIR), "-p", "/EFI/BOOT"]
     proc.run([*argv, "-c", str(cfg), "-o", str(out), *GRUB_EFI_MODULES])
+
+
+# offsets in GRUB's i386-pc boot.img (include/grub/i386/pc/boot.h) and core.img's first sector
+_KERNEL_SECTOR = 0x5C
+_DRIVE_CHECK = 0x66
+_MBR_KEEP = slice(0x1B8, 0x200)  # disk signature, partition table, 0x55AA
+_BLOCKLIST = 512 - 12  # struct {u64 start; u16 len; u16 segment} at the end of diskboot.img
+
+
+def install_bios(disk: Path, geometry: Geometry, config: str, scratch: Path) -> None:
+    """Install GRUB for BIOS firmware as ``grub-bios-setup`` does, into the disk file.
+
+    core.img (``grub-mkimage -O i386-pc`` with ``config`` embedded) goes into the BIOS boot
+    partition; its first sector's block list is pointed at the rest of it; boot.img goes into
+    the MBR (keeping the protective partition table) and is pointed at core.img.
+    """
+    part = geometry.bios_boot
+    if part is None:
+        raise AssertionError("a BIOS disk has a BIOS boot partition")
+    if not (GRUB_PC_DIR / "boot.img").is_file():
+        raise ToolError(
+            f"GRUB's BIOS modules are not installed ({GRUB_PC_DIR})",
+            hint="install them with: apt-get install -y grub-pc-bin",
+        )
+    cfg = scratch / "grub-bios.cfg"
+    cfg.write_text(config, encoding="utf-8")
+    core_path = scratch / "core.img"
+    argv = ["grub-mkimage", "-O", "i386-pc", "-d", str(GRUB_PC_DIR), "-p", "/boot/grub"]
+    proc.run([*argv, "-c", str(cfg), "-o", str(core_path), *GRUB_PC_MODULES])
+    core = bytearray(core_path.read_bytes())
+    sectors = -(-len(core) // SECTOR)
+    if sectors * SECTOR > part.size:
+        raise ToolError(f"GRUB's core.img ({len(core)} bytes) does not fit the BIOS boot partition")
+    first = part.start // SECTOR
+    struct.pack_into("<QH", core, _BLOCKLIST, first + 1, sectors - 1)
+    boot = bytearray((GRUB_PC_DIR / "boot.img").read_bytes())
+    with disk.open("r+b") as f:
+        mbr = f.read(SECTOR)
+        boot[_MBR_KEEP] = mbr[_MBR_KEEP]
+        struct.pack_into("<Q", boot, _KERNEL_SECTOR, first)
+        boot[_DRIVE_CHECK : _DRIVE_CHECK + 2] = b"\x90\x90"  # trust the drive the BIOS passes
+        f.seek(0)
+        f.write(boot)
+        f.seek(part.start)
+        f.write(core)

@@ -14,7 +14,6 @@ from bakery.disk.bootloader import Kernel
 from bakery.disk.convert import Format, convert
 from bakery.disk.firstboot import first_boot_edits
 from bakery.disk.geometry import Boot, Geometry, plan
-from bakery.errors import UserError
 from bakery.oci.digest import sha256_file
 
 
@@ -39,6 +38,7 @@ class RawDisk:
     size: int
     geometry: Geometry
     kernel: Kernel | None
+    boot: Boot | None
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,8 @@ class BuiltDisk:
 
 
 def build_raw(rootfs: Path, spec: DiskSpec, workdir: Path, *, epoch: int) -> RawDisk:
-    """The raw disk of ``rootfs``: GPT, ESP with GRUB (when ``boot``), ext4 root."""
-    if spec.boot == "bios":
-        raise UserError(
-            "boot: bios is not supported yet (GRUB's i386-pc core is not installed by bakery)",
-            hint="use boot: uefi (OVMF, and every cloud's UEFI firmware, boots it)",
-        )
+    """The raw disk of ``rootfs``: GPT, ESP with GRUB (when ``boot``), ext4 root; for ``bios``
+    also GRUB's BIOS core in a BIOS boot partition (the disk then boots from either firmware)."""
     geometry = plan(spec.identity, spec.size, spec.boot)
     kernel = bootloader.find_kernel(rootfs, spec.kernel) if spec.boot is not None else None
     ext4.check_fits(rootfs, geometry, spec.size_text)
@@ -73,8 +69,11 @@ def build_raw(rootfs: Path, spec: DiskSpec, workdir: Path, *, epoch: int) -> Raw
     files = {}
     if kernel is not None:
         efi = workdir / "BOOTX64.EFI"
-        bootloader.grub_efi_image(bootloader.grub_config(geometry, kernel), efi, workdir)
+        config = bootloader.grub_config(geometry, kernel)
+        bootloader.grub_efi_image(config, efi, workdir)
         files[bootloader.EFI_BOOT_PATH] = efi
+        if spec.boot == "bios":  # a hybrid disk: BIOS and UEFI firmware both boot it
+            bootloader.install_bios(raw, geometry, config, workdir)
     esp.make_esp(raw, geometry, files, epoch=epoch)
     edits = first_boot_edits(rootfs, geometry)
     ext4.make_root_fs(raw, geometry, rootfs, edits, epoch=epoch, scratch=workdir)
@@ -85,6 +84,7 @@ def build_raw(rootfs: Path, spec: DiskSpec, workdir: Path, *, epoch: int) -> Raw
         size=spec.size,
         geometry=geometry,
         kernel=kernel,
+        boot=spec.boot,
     )
 
 

@@ -128,6 +128,7 @@ def boot_tests(ctx: DiskContext, disks: list[PendingDisk]) -> list[TestResult]:
             test.boot.expect,
             timeout=test.boot.timeout,
             scratch=ctx.workdir / f"boot-{n}",
+            firmware=target.output.disk.boot or "uefi",
         )
         if not outcome.passed:
             raise ImageTestError(

@@ -593,7 +593,9 @@ class DiskOutput(_Model):
     format: Literal["raw", "qcow2", "vmdk", "vhdx"] = "qcow2"
     size: DiskSize = Field(default="4G", description="Binary units: 512M, 4G, ...")
     boot: Literal["uefi", "bios"] | None = Field(
-        default="uefi", description="Firmware the disk boots from; null for a data disk."
+        default="uefi",
+        description="uefi: GRUB on the ESP; bios: GRUB for BIOS too (boots from either);"
+        " null: a data disk.",
     )
     kernel: PackageName | None = Field(
         default=None,

@@ -45,6 +45,15 @@ def test_layout_is_aligned_and_fits() -> None:
         geometry.plan("golden/vm@1", 64 << 20, "uefi")
 
 
+def test_bios_layout_adds_a_bios_boot_partition_first() -> None:
+    layout = geometry.plan("golden/vm@1", 2 << 30, "bios")
+    assert layout.bios_boot is not None
+    assert [p.name for p in layout.partitions] == ["BIOS", "ESP", "root"]
+    assert layout.bios_boot.type_guid == geometry.BIOS_BOOT_TYPE
+    assert layout.esp.start == layout.bios_boot.start + layout.bios_boot.size
+    assert "type=21686148-6449-6E6F-744E-656564454649" in layout.sfdisk_script()
+
+
 def test_identities_are_seeded_from_the_recipe() -> None:
     one = geometry.plan("golden/vm@1", 2 << 30, "uefi")
     again = geometry.plan("golden/vm@1", 4 << 30, "uefi")
