@@ -11,7 +11,16 @@ For each tool and round:
 - push:     `bakery push` (the CLI, and the library call `push()` in this process) vs
             `crane push LAYOUT_DIR REF`
 - re-push:  the same push again, every blob present (target ≤ 0.5 s)
-- pull:     `bakery pull REF` into a fresh store vs `crane pull --format=oci REF DIR`
+- pull:     `bakery pull REF` into a fresh store vs `crane pull --format=oci REF DIR`; bakery
+            fsyncs each blob before keeping it (the store's crash safety) and crane does not, so
+            crane is also timed with a `sync` of the blobs it wrote
+
+Dirty pages are flushed (`sync`) before each timed operation, so no tool pays for the writes
+of the one before it.
+
+With ``--oras-python PY`` (a Python that has oras-py, e.g. a venv made with ``pip install
+oras``: it is not a project dependency) oras-py is timed as a third column, blobs one by one
+through its ``upload_blob`` / ``download_blob`` and the manifest through ``upload_manifest``.
 
 Medians over the rounds; ratio = bakery / crane (targets ≤ 1.1). The load average is recorded
 before and after: other work on the 2 cores skews every figure.
@@ -49,7 +58,8 @@ TAG = "bench/app:1"
 
 
 def run(argv: list[str]) -> float:
-    """Run a command, fail loudly, return its wall time."""
+    """Run a command, fail loudly, return its wall time (dirty pages flushed first)."""
+    os.sync()
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
@@ -59,6 +69,7 @@ def run(argv: list[str]) -> float:
 
 
 def timed(fn: Callable[[], object]) -> float:
+    os.sync()
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -124,6 +135,51 @@ def crane_round(work: Path, layout_dir: Path) -> dict[str, float]:
         times = {"push": run(["crane", "push", str(layout_dir), ref])}
         times["repush"] = run(["crane", "push", str(layout_dir), ref])
         times["pull"] = run(["crane", "pull", "--format=oci", ref, str(work / "pulled")])
+        # like for like: bakery fsyncs every blob it keeps; crane leaves them to the page cache
+        times["pull_durable"] = run(
+            [
+                "sh",
+                "-c",
+                f"crane pull --format=oci {ref} {work / 'pulled-sync'} && "
+                f"sync {work / 'pulled-sync'}/blobs/sha256/*",
+            ]
+        )
+    finally:
+        registry.stop()
+    return times
+
+
+ORAS_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+import oras.container, oras.provider
+mode, host, layout_dir, target = sys.argv[1:5]
+registry = oras.provider.Registry(hostname=host, insecure=True)
+container = oras.container.Container(f"{host}/bench/app:1")
+index = json.loads((Path(layout_dir) / "index.json").read_text())
+top = index["manifests"][0]["digest"]
+blobs = Path(layout_dir) / "blobs" / "sha256"
+manifest = json.loads((blobs / top.split(":")[1]).read_text())
+start = time.perf_counter()
+for layer in [manifest["config"], *manifest["layers"]]:
+    if mode == "push":
+        registry.upload_blob(str(blobs / layer["digest"].split(":")[1]), container, layer)
+    else:
+        registry.download_blob(container, layer["digest"], f"{target}/{layer['digest'][7:]}")
+if mode == "push":
+    registry.upload_manifest(manifest, container).raise_for_status()
+print(time.perf_counter() - start)
+"""
+
+
+def oras_round(work: Path, layout_dir: Path, python: str) -> dict[str, float]:
+    registry = Registry(work / "registry")
+    try:
+        script = [python, "-c", ORAS_SCRIPT]
+        times = {"push": run([*script, "push", registry.host, str(layout_dir), "-"])}
+        times["repush"] = run([*script, "push", registry.host, str(layout_dir), "-"])
+        (work / "pulled").mkdir()
+        times["pull"] = run([*script, "pull", registry.host, str(layout_dir), str(work / "pulled")])
     finally:
         registry.stop()
     return times
@@ -138,6 +194,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--oras-python", help="a Python with oras-py, for a third column")
     args = parser.parse_args()
     for tool in ("crane", "docker-registry"):
         if shutil.which(tool) is None:
@@ -151,29 +208,34 @@ def main() -> None:
         size = sum(d.size for d in layout.walk_referenced(image))
         bakery_runs: list[dict[str, float]] = []
         crane_runs: list[dict[str, float]] = []
+        oras_runs: list[dict[str, float]] = []
+        tools = ["bakery", "crane", *(["oras-py"] if args.oras_python else [])]
         for n in range(args.rounds):
-            order = ["bakery", "crane"] if n % 2 == 0 else ["crane", "bakery"]
-            for tool in order:
+            for tool in tools[n % len(tools) :] + tools[: n % len(tools)]:
                 work = base / f"{tool}-{n}"
                 if tool == "bakery":
                     bakery_runs.append(bakery_round(work, store, layout))
-                else:
+                elif tool == "crane":
                     crane_runs.append(crane_round(work, store / "oci"))
+                else:
+                    oras_runs.append(oras_round(work, store / "oci", args.oras_python))
                 shutil.rmtree(work)
             print(f"round {n + 1}: bakery {bakery_runs[-1]}, crane {crane_runs[-1]}", flush=True)
     load_after = os.getloadavg()
-    report(size, bakery_runs, crane_runs, load_before, load_after)
+    report(size, bakery_runs, crane_runs, oras_runs, load_before, load_after)
 
 
 def report(
     size: int,
     bakery_runs: list[dict[str, float]],
     crane_runs: list[dict[str, float]],
+    oras_runs: list[dict[str, float]],
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> None:
     b = {k: median(bakery_runs, k) for k in bakery_runs[0]}
     c = {k: median(crane_runs, k) for k in crane_runs[0]}
+    o = {k: median(oras_runs, k) for k in oras_runs[0]} if oras_runs else {}
     results: dict[str, Any] = {
         "meta": {
             "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -185,13 +247,16 @@ def report(
         },
         "bakery_median_s": b,
         "crane_median_s": c,
+        "oras_py_median_s": o,
         "ratios": {
             "push_cli": round(b["push_cli"] / c["push"], 3),
             "push_library": round(b["push_library"] / c["push"], 3),
             "pull_cli": round(b["pull_cli"] / c["pull"], 3),
             "pull_library": round(b["pull_library"] / c["pull"], 3),
+            "pull_cli_vs_durable": round(b["pull_cli"] / c["pull_durable"], 3),
+            "pull_library_vs_durable": round(b["pull_library"] / c["pull_durable"], 3),
         },
-        "runs": {"bakery": bakery_runs, "crane": crane_runs},
+        "runs": {"bakery": bakery_runs, "crane": crane_runs, "oras-py": oras_runs},
     }
     out = REPO / "benchmarks"
     (out / "results-push.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -206,19 +271,24 @@ def report(
         f"before {results['meta']['load_average_before']}, after "
         f"{results['meta']['load_average_after']}.",
         "",
-        "| operation | bakery | crane | ratio | target |",
-        "|---|---|---|---|---|",
+        "| operation | bakery | crane | oras-py | bakery / crane | target |",
+        "|---|---|---|---|---|---|",
         f"| push (CLI, incl. Python start-up) | {b['push_cli']} s | {c['push']} s | "
-        f"{r['push_cli']} | ≤ 1.1 |",
-        f"| push (library call) | {b['push_library']} s | {c['push']} s | "
+        f"{o.get('push', 'n/a')} | {r['push_cli']} | ≤ 1.1 |",
+        f"| push (library call) | {b['push_library']} s | {c['push']} s | | "
         f"{r['push_library']} | ≤ 1.1 |",
-        f"| re-push, all blobs present (CLI) | {b['repush_cli']} s | {c['repush']} s | | ≤ 0.5 s |",
+        f"| re-push, all blobs present (CLI) | {b['repush_cli']} s | {c['repush']} s | "
+        f"{o.get('repush', 'n/a')} | | ≤ 0.5 s |",
         f"| re-push, all blobs present (library call) | {b['repush_library']} s | "
-        f"{c['repush']} s | | ≤ 0.5 s |",
-        f"| pull into the store (CLI) | {b['pull_cli']} s | {c['pull']} s | {r['pull_cli']} | "
-        "≤ 1.1 |",
-        f"| pull into the store (library call) | {b['pull_library']} s | {c['pull']} s | "
+        f"{c['repush']} s | | | ≤ 0.5 s |",
+        f"| pull into the store (CLI) | {b['pull_cli']} s | {c['pull']} s | "
+        f"{o.get('pull', 'n/a')} | {r['pull_cli']} | ≤ 1.1 |",
+        f"| pull into the store (library call) | {b['pull_library']} s | {c['pull']} s | | "
         f"{r['pull_library']} | ≤ 1.1 |",
+        f"| pull, vs crane + `sync` of its blobs (CLI) | {b['pull_cli']} s | "
+        f"{c['pull_durable']} s | | {r['pull_cli_vs_durable']} | |",
+        f"| pull, vs crane + `sync` of its blobs (library call) | {b['pull_library']} s | "
+        f"{c['pull_durable']} s | | {r['pull_library_vs_durable']} | |",
         "",
         "Commands: `bakery push bench/app:1 REG/bench/app:1 --store STORE` vs "
         "`crane push STORE/oci REG/bench/app:1`; `bakery pull REG/bench/app:1 --store NEW` vs "
