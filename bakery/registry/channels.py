@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
 
 from bakery.errors import PromotionRefused, UserError
 from bakery.oci.layout import validate_ref_name
@@ -336,24 +336,23 @@ def pointed_at(
     return view(session, found) if found is not None else None
 
 
+_CURRENT_CHANNELS = text(
+    """
+    SELECT ca.artifact_id, r.name, c.name
+    FROM channel_assignments ca
+    JOIN channels c ON c.id = ca.channel_id
+    JOIN repositories r ON r.id = c.repository_id
+    WHERE ca.artifact_id IN :ids
+      AND ca.id = (SELECT max(x.id) FROM channel_assignments x WHERE x.channel_id = ca.channel_id)
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+
 def channels_of(session: Session, artifact_ids: list[int]) -> dict[int, list[str]]:
     """The channels (``repository@channel``) that point at each artifact now."""
-    later = aliased(m.ChannelAssignment)
-    newest = (
-        select(m.ChannelAssignment.artifact_id, m.Repository.name, m.Channel.name)
-        .join(m.Channel, m.Channel.id == m.ChannelAssignment.channel_id)
-        .join(m.Repository, m.Repository.id == m.Channel.repository_id)
-        .where(m.ChannelAssignment.artifact_id.in_(artifact_ids))
-        .where(
-            ~select(later.id)
-            .where(
-                later.channel_id == m.ChannelAssignment.channel_id,
-                later.id > m.ChannelAssignment.id,
-            )
-            .exists()
-        )
-    )
+    if not artifact_ids:
+        return {}
     found: dict[int, list[str]] = {}
-    for artifact_id, repo, name in session.execute(newest):
-        found.setdefault(int(artifact_id or 0), []).append(f"{repo}@{name}")
+    for artifact_id, repo, name in session.execute(_CURRENT_CHANNELS, {"ids": artifact_ids}):
+        found.setdefault(int(artifact_id), []).append(f"{repo}@{name}")
     return {k: sorted(v) for k, v in found.items()}

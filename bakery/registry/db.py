@@ -26,14 +26,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bakery.errors import RegistryDBError, UserError
 from bakery.registry.audit.note import Signer
-from bakery.registry.models import AuditHead
 
 DB_FILE = "bakery.db"
 KEY_FILE = "audit.key"
@@ -60,6 +59,10 @@ class Registry:
     engine: Engine
     signer: Signer
     host: str = field(default_factory=socket.gethostname)
+    _writer: Engine = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._writer = self.engine.execution_options(bakery_write=True)
 
     @property
     def dialect(self) -> str:
@@ -78,17 +81,13 @@ class Registry:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """One serialised write transaction; checkpoints the audit log before committing."""
-        from bakery.registry.audit.log import checkpoint_if_grown
+        from bakery.registry.audit.log import begin_write, finish_write
 
-        bind = self.engine.execution_options(bakery_write=True)
         try:
-            with Session(bind, expire_on_commit=False) as session, session.begin():
-                head = session.execute(
-                    select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                ).scalar_one()
-                start = head.size
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                begin_write(session)
                 yield session
-                checkpoint_if_grown(session, self.signer, start, now())
+                finish_write(session, self.signer, now())
         except DataError as exc:
             raise _bad_value(exc) from exc
         except OperationalError as exc:

@@ -6,30 +6,37 @@ index probe per node.
 
 from __future__ import annotations
 
-from sqlalchemy import literal, select
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from bakery.registry import models as m
-
 MAX_DEPTH = 100
+
+
+def _walk_statement(src: str, dst: str) -> TextClause:
+    """Built once per direction: walks run often and must not pay for building a query."""
+    return text(
+        f"""
+        WITH RECURSIVE tree(node, depth) AS (
+            SELECT {dst}, 1 FROM lineage WHERE {src} = :start
+            UNION
+            SELECT lineage.{dst}, tree.depth + 1
+            FROM lineage JOIN tree ON lineage.{src} = tree.node
+            WHERE tree.depth < :depth
+        )
+        SELECT node, min(depth) AS distance FROM tree GROUP BY node ORDER BY distance, node
+        """  # noqa: S608 - column names are constants, values are bound
+    )
+
+
+_UP = _walk_statement("child_id", "parent_id")
+_DOWN = _walk_statement("parent_id", "child_id")
 
 
 def walk(
     session: Session, artifact_id: int, *, up: bool, depth: int = MAX_DEPTH
 ) -> list[tuple[int, int]]:
     """``(artifact id, distance)`` of every ancestor (``up``) or descendant, nearest first."""
-    edge = m.LineageEdge
-    src, dst = (edge.child_id, edge.parent_id) if up else (edge.parent_id, edge.child_id)
-    start = select(dst.label("node"), literal(1).label("depth")).where(src == artifact_id)
-    tree = start.cte("tree", recursive=True)
-    step = (
-        select(dst, (tree.c.depth + 1))
-        .join(tree, src == tree.c.node)
-        .where(tree.c.depth < min(depth, MAX_DEPTH))
+    rows = session.execute(
+        _UP if up else _DOWN, {"start": artifact_id, "depth": min(depth, MAX_DEPTH)}
     )
-    tree = tree.union(step)
-    rows = session.execute(select(tree.c.node, tree.c.depth).order_by(tree.c.depth, tree.c.node))
-    seen: dict[int, int] = {}
-    for node, distance in rows:
-        seen.setdefault(int(node), int(distance))
-    return list(seen.items())
+    return [(int(node), int(distance)) for node, distance in rows]

@@ -371,9 +371,13 @@ class AuditCheckpoint(Base):
 
 
 class AuditHead(Base):
-    """One row: the log's size. Every write transaction locks it first (serialising writers)."""
+    """One row: the log's size and right edge (its perfect subtrees' hashes, largest first).
+
+    Every write transaction locks it first, which serialises writers.
+    """
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from packageurl import PackageURL
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from bakery.errors import UserError
@@ -30,6 +30,9 @@ _OPS = ("<=", ">=", "==", "<", ">", "=")
 _NAME = re.compile(r"[A-Za-z0-9@][A-Za-z0-9@/+._~-]{0,254}")
 _VULN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _COMMIT = re.compile(r"[0-9a-f]{4,64}")
+_ARTIFACTS = text("SELECT id, digest, name FROM artifacts WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 _TYPE = re.compile(r"[a-z][a-z0-9+.-]{0,19}")
 _RECIPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,254}")
 
@@ -260,10 +263,10 @@ def lineage(
     if down:
         found += [(node, d) for node, d in walk(session, start.id, up=False, depth=depth)]
     ids = [node for node, _ in found]
-    artifacts = {a.id: a for a in session.scalars(select(m.Artifact).where(m.Artifact.id.in_(ids)))}
+    artifacts = {int(i): (dg, nm) for i, dg, nm in session.execute(_ARTIFACTS, {"ids": ids})}
     channels, revoked = channels_of(session, ids), revoked_ids(session, ids)
     nodes = [
-        LineageNode(artifacts[n].digest, artifacts[n].name, d, channels.get(n, []), n in revoked)
+        LineageNode(artifacts[n][0], artifacts[n][1], d, channels.get(n, []), n in revoked)
         for n, d in found
     ]
     return sorted(nodes, key=lambda node: node.distance)

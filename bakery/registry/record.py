@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from packageurl import PackageURL
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,13 +32,13 @@ from bakery.oci.layout import OCILayout
 from bakery.oci.model import ImageManifest
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
-from bakery.registry.audit.rows import Covered, cover, cover_collection
+from bakery.registry.audit.rows import Covered, canonical, cover, cover_collection, sha256
 from bakery.registry.db import Registry, now
 from bakery.registry.tags import record_tag
 from bakery.registry.versionkey import try_version_key
 from bakery.store import Store
 
-_CHUNK = 500
+_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,7 @@ def _contents(
         session.flush()
         covered.append(cover(sbom))
     if fact.packages:
-        link_packages(session, artifact.id, fact.packages)
-        covered.append(cover_collection(session, "artifact_packages", artifact.id))
+        covered.append(link_packages(session, artifact.id, fact.packages))
     if fact.scan is not None:
         covered += _scan(session, artifact.id, fact.scan, at)
     return covered
@@ -275,30 +274,20 @@ def _scan(session: Session, artifact_id: int, scan: ScanFact, at: datetime) -> l
     return covered
 
 
-def _insert_ignore(
-    session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]
-) -> None:
-    """INSERT … ON CONFLICT DO NOTHING, in the dialect at hand."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(make(table).on_conflict_do_nothing(index_elements=keys), rows)
-
-
 def _ids_of(session: Session, purls: list[str]) -> dict[str, int]:
-    query = select(m.Package.purl, m.Package.id).where(m.Package.purl.in_(purls))
-    return {str(purl): int(pid) for purl, pid in session.execute(query)}
+    found: dict[str, int] = {}
+    for start in range(0, len(purls), _CHUNK):
+        query = select(m.Package.purl, m.Package.id).where(
+            m.Package.purl.in_(purls[start : start + _CHUNK])
+        )
+        found.update((str(purl), int(pid)) for purl, pid in session.execute(query))
+    return found
 
 
 def package_ids(session: Session, packages: Iterable[PackageFact]) -> dict[str, int]:
     """The id of every package (by purl), inserting the ones not seen before."""
     by_purl = {p.purl: p for p in packages}
-    ids: dict[str, int] = {}
-    purls = list(by_purl)
-    for start in range(0, len(purls), _CHUNK):
-        chunk = purls[start : start + _CHUNK]
-        ids.update(_ids_of(session, chunk))
+    ids = _ids_of(session, list(by_purl))
     new = [
         {
             "purl": p.purl,
@@ -312,20 +301,28 @@ def package_ids(session: Session, packages: Iterable[PackageFact]) -> dict[str, 
         for purl, p in by_purl.items()
         if purl not in ids
     ]
-    _insert_ignore(session, m.Package.__table__, new, ["purl"])
-    missing = [str(row["purl"]) for row in new]
-    for start in range(0, len(missing), _CHUNK):
-        chunk = missing[start : start + _CHUNK]
-        ids.update(_ids_of(session, chunk))
+    if new:
+        dialect = session.get_bind().dialect.name
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = cast(Table, m.Package.__table__)
+        statement = make(table).on_conflict_do_nothing(index_elements=["purl"])
+        returning = statement.returning(table.c.purl, table.c.id)
+        for purl, pid in session.connection().execute(returning, new):
+            ids[str(purl)] = int(pid)
+    # writers are serialised, so a conflict means a row of this very batch: none is missing
     return ids
 
 
-def link_packages(session: Session, artifact_id: int, packages: Sequence[PackageFact]) -> int:
-    """Link an artifact to its packages; returns how many distinct packages it has."""
+def link_packages(session: Session, artifact_id: int, packages: Sequence[PackageFact]) -> Covered:
+    """Link an artifact to its packages; returns what the audit entry covers of the links."""
     ids = package_ids(session, packages)
     rows = [{"package_id": pid, "artifact_id": artifact_id} for pid in sorted(set(ids.values()))]
-    _insert_ignore(session, m.ArtifactPackage.__table__, rows, ["package_id", "artifact_id"])
-    return len(rows)
+    if rows:
+        session.connection().execute(insert(cast(Table, m.ArtifactPackage.__table__)), rows)
+    # the same hash audit.rows computes from the database: the sorted purls of the links
+    return Covered(
+        "artifact_packages", {"artifact_id": artifact_id}, sha256(canonical(sorted(ids)))
+    )
 
 
 # -- from a bake --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bakery.errors import ReferenceNotFound, UserError
@@ -13,6 +13,7 @@ from bakery.registry.tags import current_tag, repository, split_ref
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_REF = 512
+_BY_DIGEST = select(m.Artifact).where(m.Artifact.digest == bindparam("digest"))
 
 
 def check_text(value: str, what: str, *, limit: int = 4000) -> str:
@@ -41,7 +42,7 @@ def resolve(session: Session, ref: str) -> m.Artifact:
     digest = ref.rpartition("@")[2] if "@" in ref else ref
     if digest.startswith("sha256:"):
         check_digest(digest)
-        found = session.scalars(select(m.Artifact).where(m.Artifact.digest == digest)).first()
+        found = session.scalars(_BY_DIGEST, {"digest": digest}).first()
     else:
         repo_name, tag = split_ref(ref)
         repo = repository(session, repo_name, create=False)

@@ -19,6 +19,7 @@ Package types without an implemented order (apk) have no key; ranges over them a
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 import semver
@@ -45,7 +46,7 @@ class UnorderedType(UserError):
         )
 
 
-def _int(n: int) -> bytes:
+def _encode_int(n: int) -> bytes:
     """An integer ``>= -1`` as order-preserving, prefix-free bytes."""
     if n == -1:
         return b"\x01"
@@ -57,9 +58,17 @@ def _int(n: int) -> bytes:
     return bytes([0x80 + len(raw)]) + raw
 
 
-def _ints(values: tuple[int, ...] | list[int]) -> bytes:
+_SMALL = [_encode_int(n) for n in range(1024)]  # dpkg character orders and most numbers
+
+
+def _int(n: int) -> bytes:
+    return _SMALL[n] if 0 <= n < 1024 else _encode_int(n)
+
+
+@functools.lru_cache(maxsize=1 << 16)  # dpkg part keys recur across versions
+def _ints(values: tuple[int, ...]) -> bytes:
     """A sequence of integers, ended so that a prefix sorts first."""
-    return b"".join(map(_int, values)) + _END
+    return b"".join([_int(v) for v in values]) + _END
 
 
 def _text(value: str) -> bytes:
@@ -98,7 +107,7 @@ def pep440_key(version: str) -> bytes:
             for p in parsed.local.split(".")
         )
         local = b"\x01" + b"".join(parts) + _END
-    return _int(parsed.epoch) + _ints(release) + pre + post + dev + local
+    return _int(parsed.epoch) + _ints(tuple(release)) + pre + post + dev + local
 
 
 def semver_key(version: str) -> bytes:
@@ -117,6 +126,7 @@ def semver_key(version: str) -> bytes:
 _BY_ECOSYSTEM = {"Debian": debian_key, "PyPI": pep440_key, "npm": semver_key}
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def version_key(package_type: str, version: str) -> bytes:
     """The sortable key of ``version`` for a package of ``package_type`` (deb, pypi, npm).
 

@@ -47,6 +47,15 @@ class PostgresServer:
         self.directory = directory
         self.port = port
 
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def stop(self) -> None:
+        if self.data.exists():
+            _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -59,43 +68,70 @@ class PostgresServer:
         return self.url(name)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL 15 server for the session (fails with the install hint if missing)."""
+class MissingPostgres(RuntimeError):
+    """PostgreSQL cannot be started here (binaries or the OS user missing, not root)."""
+
+
+def start_server(extra_options: str = "") -> PostgresServer:
+    """initdb and start a server as ``postgres`` in a fresh /tmp directory; stop() it after."""
     if os.geteuid() != 0:
-        pytest.fail(
-            "the PostgreSQL fixture runs the server as `postgres`: run as root", pytrace=False
-        )
+        raise MissingPostgres("the PostgreSQL server runs as `postgres`: run as root")
     if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
-        pytest.fail(f"PostgreSQL binaries are missing in {PG_BIN}: {INSTALL_HINT}", pytrace=False)
+        raise MissingPostgres(f"PostgreSQL binaries are missing in {PG_BIN}: {INSTALL_HINT}")
     try:
         user = pwd.getpwnam("postgres")
     except KeyError:
-        pytest.fail(f"no `postgres` OS user: {INSTALL_HINT}", pytrace=False)
+        raise MissingPostgres(f"no `postgres` OS user: {INSTALL_HINT}") from None
     directory = Path(tempfile.mkdtemp(prefix="bakery-pg-"))
-    data = directory / "data"
     os.chown(directory, user.pw_uid, user.pw_gid)
-    port = _free_port()
+    server = PostgresServer(directory, _free_port())
     done = _as_postgres(
-        PG_BIN / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-        "--no-locale", "--no-sync",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+        PG_BIN / "initdb",
+        "-D",
+        server.data,
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-locale",
+        "--no-sync",
+    )
+    if done.returncode != 0:
+        raise MissingPostgres(f"initdb failed: {done.stderr}")
     options = (
-        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={directory} "
-        "-c fsync=on -c max_connections=100"
+        f"-c listen_addresses=127.0.0.1 -c port={server.port} "
+        f"-c unix_socket_directories={directory} -c max_connections=100 {extra_options}"
     )
     done = _as_postgres(
-        PG_BIN / "pg_ctl", "-D", data, "-o", options, "-l", directory / "server.log", "-w", "start"
+        PG_BIN / "pg_ctl",
+        "-D",
+        server.data,
+        "-o",
+        options,
+        "-l",
+        directory / "server.log",
+        "-w",
+        "start",
     )
     if done.returncode != 0:
         log = (directory / "server.log").read_text(errors="replace")[-2000:]
-        pytest.fail(f"PostgreSQL did not start: {done.stderr}\n{log}", pytrace=False)
+        server.stop()
+        raise MissingPostgres(f"PostgreSQL did not start: {done.stderr}\n{log}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL 15 server for the session (fails with the install hint if missing)."""
     try:
-        yield PostgresServer(directory, port)
+        server = start_server()
+    except MissingPostgres as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
     finally:
-        _as_postgres(PG_BIN / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
-        shutil.rmtree(directory, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture

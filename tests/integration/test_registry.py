@@ -531,6 +531,7 @@ def _tamper(registry: Registry, statement: object) -> list[str]:
         "revocation row",
         "token row",
         "checkpoint",
+        "head",
     ],
 )
 def test_audit_detects_tampering(db: tuple[Registry, Path, str | None], what: str) -> None:
@@ -556,6 +557,7 @@ def test_audit_detects_tampering(db: tuple[Registry, Path, str | None], what: st
         "revocation row": delete(m.Revocation),
         "token row": update(m.Token).values(role="admin", name="renamed"),
         "checkpoint": update(m.AuditCheckpoint).values(size=3),
+        "head": update(m.AuditHead).values(frontier=b"\x00" * 64),
     }
     problems = _tamper(registry, statements[what])
     assert problems, f"{what} was not detected"

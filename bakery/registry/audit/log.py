@@ -3,19 +3,21 @@
 Each entry is canonical JSON (its kind, actor, time, subject and the rows it covers,
 :mod:`bakery.registry.audit.rows`) stored as the exact leaf bytes. Appending stores the leaf
 hash and the hash of every perfect subtree the leaf completes (``audit_nodes``, keyed
-``level << 48 | index``), so an append touches O(1) rows amortised and never recomputes the
-tree; a root or an inclusion proof needs only O(log n) stored nodes, fetched in one query.
-Every write transaction ends with a signed checkpoint (:mod:`bakery.registry.audit.note`).
+``level << 48 | index``). The head row keeps the tree's right edge (the hashes of its perfect
+subtrees, largest first), so an append reads nothing, touches two node rows amortised and
+never recomputes the tree, and a checkpoint's root is folded from the edge. A root or an
+inclusion proof of any size needs O(log n) stored nodes, fetched in one query. Every write
+transaction ends with a signed checkpoint (:mod:`bakery.registry.audit.note`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bakery.errors import UserError
@@ -25,7 +27,17 @@ from bakery.registry.audit.note import Checkpoint, Signer, sign_checkpoint
 from bakery.registry.audit.rows import Covered, canonical
 
 LEVEL_SHIFT = 48
-_CACHE = "bakery_audit_nodes"
+_PENDING = "bakery_audit_pending"
+_HEAD = cast(Table, m.AuditHead.__table__)
+_LOCK_HEAD = select(_HEAD.c.size, _HEAD.c.frontier).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(size=bindparam("new_size"), frontier=bindparam("new_frontier"))
+)
+_INSERT_ENTRY = insert(cast(Table, m.AuditEntry.__table__))
+_INSERT_NODE = insert(cast(Table, m.AuditNode.__table__))
+_INSERT_CHECKPOINT = insert(cast(Table, m.AuditCheckpoint.__table__))
 
 
 def pos(level: int, index: int) -> int:
@@ -33,9 +45,100 @@ def pos(level: int, index: int) -> int:
     return level << LEVEL_SHIFT | index
 
 
-def _cache(session: Session) -> dict[int, bytes]:
-    cache: dict[int, bytes] = session.info.setdefault(_CACHE, {})
-    return cache
+@dataclass
+class _Pending:
+    """The log as this write transaction sees it: size, right edge, rows not yet inserted."""
+
+    start: int
+    size: int
+    frontier: list[bytes]
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def frontier_of(size: int, node: merkle.NodeLookup) -> list[bytes]:
+    """The right edge of a tree: its perfect subtrees' hashes, largest (leftmost) first."""
+    return [node(level, index) for level, index in merkle.perfect_nodes(0, size)]
+
+
+def fold(frontier: list[bytes]) -> bytes:
+    """The root hash from the right edge (RFC 6962's MTH, the peaks folded from the right)."""
+    if not frontier:
+        return merkle.EMPTY_ROOT
+    result = frontier[-1]
+    for left in reversed(frontier[:-1]):
+        result = merkle.node_hash(left, result)
+    return result
+
+
+def begin_write(session: Session) -> None:
+    """Lock the log's head row for this transaction and load its size and right edge.
+
+    Every write transaction calls this first (:meth:`bakery.registry.db.Registry.write`), so
+    writers are serialised and each entry's number is the next leaf index, with no gap.
+    """
+    size, edge = session.connection().execute(_LOCK_HEAD).one()
+    raw = bytes(edge)
+    frontier = [raw[i : i + merkle.HASH_SIZE] for i in range(0, len(raw), merkle.HASH_SIZE)]
+    session.info[_PENDING] = _Pending(start=size, size=size, frontier=frontier)
+
+
+def append(
+    session: Session,
+    *,
+    kind: str,
+    actor: str,
+    at: datetime,
+    subject: dict[str, Any],
+    rows: Sequence[Covered] = (),
+) -> int:
+    """Append one entry to the log in the current write transaction; returns its number.
+
+    Only the right edge is touched: the new leaf, and one node a level up for every subtree
+    it completes (two rows amortised), all inserted when the transaction ends.
+    """
+    pending: _Pending | None = session.info.get(_PENDING)
+    if pending is None:
+        raise RuntimeError("audit entries are appended inside Registry.write() only")
+    seq = pending.size
+    data = canonical(
+        {
+            "seq": seq,
+            "kind": kind,
+            "actor": actor,
+            "at": at,
+            "subject": subject,
+            "rows": [row.to_json() for row in rows],
+        }
+    )
+    pending.entries.append({"seq": seq, "kind": kind, "actor": actor, "at": at, "data": data})
+    h, level, index = merkle.leaf_hash(data), 0, seq
+    pending.nodes.append({"pos": pos(0, seq), "hash": h})
+    while index & 1:
+        h = merkle.node_hash(pending.frontier.pop(), h)
+        level, index = level + 1, index >> 1
+        pending.nodes.append({"pos": pos(level, index), "hash": h})
+    pending.frontier.append(h)
+    pending.size = seq + 1
+    return seq
+
+
+def finish_write(session: Session, signer: Signer, at: datetime) -> None:
+    """Insert this transaction's entries and nodes, move the head and sign a checkpoint."""
+    pending: _Pending | None = session.info.pop(_PENDING, None)
+    if pending is None or pending.size == pending.start:
+        return
+    connection = session.connection()  # Core statements built once: appends are hot
+    connection.execute(_INSERT_ENTRY, pending.entries)
+    connection.execute(_INSERT_NODE, pending.nodes)
+    edge = b"".join(pending.frontier)
+    connection.execute(_MOVE_HEAD, {"new_size": pending.size, "new_frontier": edge})
+    tree_root = fold(pending.frontier)
+    checkpoint = Checkpoint(origin=signer.name, size=pending.size, root=tree_root)
+    note = sign_checkpoint(checkpoint, signer)
+    connection.execute(
+        _INSERT_CHECKPOINT, {"size": pending.size, "root": tree_root, "note": note, "at": at}
+    )
 
 
 def fetch_nodes(
@@ -43,9 +146,8 @@ def fetch_nodes(
 ) -> dict[tuple[int, int], bytes]:
     """The stored hashes of the given perfect subtrees, in one query."""
     keys = {pos(level, index): (level, index) for level, index in wanted}
-    cache = _cache(session)
-    found = {keys[k]: cache[k] for k in keys if k in cache}
-    missing = [k for k in keys if k not in cache]
+    found = {}
+    missing = list(keys)
     for chunk in range(0, len(missing), 500):
         rows = session.execute(
             select(m.AuditNode.pos, m.AuditNode.hash).where(
@@ -71,71 +173,10 @@ def log_size(session: Session) -> int:
     return session.execute(select(m.AuditHead.size).where(m.AuditHead.id == 1)).scalar_one()
 
 
-def append(
-    session: Session,
-    *,
-    kind: str,
-    actor: str,
-    at: datetime,
-    subject: dict[str, Any],
-    rows: Sequence[Covered] = (),
-) -> int:
-    """Append one entry in the current write transaction; returns its sequence number.
-
-    The caller holds the audit head (:meth:`bakery.registry.db.Registry.write`), so the
-    number is the next leaf index with no gap and no race.
-    """
-    head = session.get_one(m.AuditHead, 1)
-    seq = head.size
-    data = canonical(
-        {
-            "seq": seq,
-            "kind": kind,
-            "actor": actor,
-            "at": at,
-            "subject": subject,
-            "rows": [row.to_json() for row in rows],
-        }
-    )
-    session.execute(
-        insert(m.AuditEntry), [{"seq": seq, "kind": kind, "actor": actor, "at": at, "data": data}]
-    )
-    cache = _cache(session)
-    siblings = fetch_nodes(session, _left_siblings(seq))
-    completed = merkle.completed_nodes(seq, merkle.leaf_hash(data), _lookup(siblings))
-    values = [{"pos": pos(level, index), "hash": h} for level, index, h in completed]
-    session.execute(insert(m.AuditNode), values)
-    for level, index, h in completed:
-        cache[pos(level, index)] = h
-    head.size = seq + 1
-    return seq
-
-
-def _left_siblings(index: int) -> list[tuple[int, int]]:
-    """The stored nodes appending leaf ``index`` combines with (one per trailing 1 bit)."""
-    wanted = []
-    level, i = 0, index
-    while i & 1:
-        wanted.append((level, i - 1))
-        level, i = level + 1, i >> 1
-    return wanted
-
-
 def root(session: Session, size: int) -> bytes:
-    """The root hash of the first ``size`` entries."""
+    """The root hash of the first ``size`` entries, from the stored nodes."""
     nodes = fetch_nodes(session, merkle.perfect_nodes(0, size))
     return merkle.range_hash(0, size, _lookup(nodes))
-
-
-def checkpoint_if_grown(session: Session, signer: Signer, start: int, at: datetime) -> None:
-    """Sign and store a checkpoint when the log grew past ``start`` in this transaction."""
-    size = log_size(session)
-    if size == start:
-        return
-    tree_root = root(session, size)
-    note = sign_checkpoint(Checkpoint(origin=signer.name, size=size, root=tree_root), signer)
-    session.add(m.AuditCheckpoint(size=size, root=tree_root, note=note, at=at))
-    session.flush()
 
 
 def latest_checkpoint(session: Session) -> m.AuditCheckpoint | None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bakery.registry import models as m
 from bakery.registry.audit import merkle
-from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, log_size
+from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, frontier_of, log_size
 from bakery.registry.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from bakery.registry.audit.rows import Covered, current_digest
 
@@ -63,6 +63,7 @@ def verify_log(
     report = VerifyReport(size=log_size(session))
     tree = _recompute(session, report)
     _check_nodes(session, tree, report)
+    _check_head(session, tree, report)
     report.root = tree.root() if tree.size else merkle.EMPTY_ROOT
     _check_checkpoints(session, verifier, tree, report)
     if trusted is not None:
@@ -117,6 +118,12 @@ def _check_nodes(session: Session, tree: merkle.MemoryTree, report: VerifyReport
     wanted = sum(tree.size >> level for level in range(tree.size.bit_length()))
     if seen != wanted:
         report.problems.append(f"{wanted - seen} tree nodes are missing")
+
+
+def _check_head(session: Session, tree: merkle.MemoryTree, report: VerifyReport) -> None:
+    edge = session.execute(select(m.AuditHead.frontier).where(m.AuditHead.id == 1)).scalar_one()
+    if bytes(edge) != b"".join(frontier_of(tree.size, tree.node)):
+        report.problems.append("the log's head (its right edge) does not match the entries")
 
 
 def _check_checkpoints(

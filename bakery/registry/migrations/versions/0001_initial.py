@@ -67,6 +67,7 @@ def upgrade() -> None:
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
     op.create_table(
@@ -393,8 +394,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("finding_aliases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_finding_aliases_alias"), ["alias"], unique=False)
-    head = sa.table("audit_head", sa.column("id", sa.Integer()), sa.column("size", sa.BigInteger()))
-    op.bulk_insert(head, [{"id": 1, "size": 0}])
+    head = sa.table(
+        "audit_head",
+        sa.column("id", sa.Integer()),
+        sa.column("size", sa.BigInteger()),
+        sa.column("frontier", sa.LargeBinary()),
+    )
+    op.bulk_insert(head, [{"id": 1, "size": 0, "frontier": b""}])
 
 
 def downgrade() -> None:
