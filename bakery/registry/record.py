@@ -529,6 +529,37 @@ def record_bake(
         return record_artifact(session, fact, actor=who)
 
 
+def record_into_store(
+    store: Store,
+    result: BakeResult,
+    *,
+    database_url: str | None = None,
+    recipe_path: Path | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    actor: str | None = None,
+) -> Recorded:
+    """Open the store's registry (or ``database_url``), :func:`record_bake`, close it.
+
+    What ``bakery bake`` calls after a successful bake.
+    """
+    from bakery.registry.db import open_registry
+
+    registry = open_registry(store.root, database_url)
+    try:
+        return record_bake(
+            registry,
+            result,
+            store,
+            recipe_path=recipe_path,
+            started_at=started_at,
+            finished_at=finished_at,
+            actor=actor,
+        )
+    finally:
+        registry.dispose()
+
+
 def _relation(kind: str) -> str:
     return "recipe" if kind == "recipe" else "image"
 
@@ -552,4 +583,5 @@ __all__ = [
     "ScanFact",
     "record_artifact",
     "record_bake",
+    "record_into_store",
 ]

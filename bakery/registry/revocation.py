@@ -65,6 +65,25 @@ def is_revoked(registry: Registry, digest: str) -> bool:
     return found is not None
 
 
+def ensure_not_revoked(registry: Registry, digest: str, *, what: str = "artifact") -> None:
+    """Raise a UserError naming the revocation when ``digest`` is revoked (bases, verify)."""
+    check_digest(digest)
+    with registry.read() as session:
+        row = session.execute(
+            select(m.Revocation.reason, m.Revocation.actor, m.Revocation.at)
+            .join(m.Artifact, m.Artifact.id == m.Revocation.artifact_id)
+            .where(m.Artifact.digest == digest)
+            .order_by(m.Revocation.id)
+            .limit(1)
+        ).first()
+    if row is not None:
+        reason, actor, at = row
+        raise UserError(
+            f"{what} {digest} is revoked ({reason}; by {actor} at {at:%Y-%m-%d %H:%M} UTC)",
+            hint="use a newer, unrevoked artifact",
+        )
+
+
 def revoke(registry: Registry, ref: str, *, reason: str, actor: str, cascade: bool) -> Revoked:
     """Revoke REF (with ``cascade``, every descendant too); channels fall back."""
     from bakery.registry.channels import fall_back

@@ -397,6 +397,9 @@ def test_revocation_cascades_and_channels_fall_back(db: tuple[Registry, Path, st
     for i in (1, 2, 3):
         assert revocation.is_revoked(registry, digest(i))
     assert not revocation.is_revoked(registry, digest(4))
+    revocation.ensure_not_revoked(registry, digest(4), what="base")
+    with pytest.raises(UserError, match=r"base sha256:0+1 is revoked \(CVE-2024-0727; by sec"):
+        revocation.ensure_not_revoked(registry, digest(1), what="base")
     with registry.read() as s:
         nginx = channels.history(s, "prod", "golden/nginx")
         assert (nginx[0].action, nginx[0].digest) == ("fallback", digest(5))  # last good
