@@ -6,6 +6,7 @@ store lacks the image (it was recorded by a remote builder) says so instead of f
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from bakery.errors import BakeryError
@@ -13,16 +14,21 @@ from bakery.oci.layout import OCILayout
 from bakery.oci.model import ImageManifest
 from bakery.server import schemas as s
 
+log = logging.getLogger("bakery.server")
+NOT_IN_STORE = "the service's store holds no copy of this artifact (a remote builder recorded it)"
+
 
 def image_contents(
     store_root: Path, digest: str
 ) -> tuple[list[s.Layer] | None, s.ImageConfigView | None, str | None]:
     """(layers, config, note): the note says why layers or config are missing."""
     oci = store_root / "oci"
+    if not (oci / "index.json").is_file():
+        return None, None, NOT_IN_STORE
     try:
         layout = OCILayout.open(oci, create=False)
         if not layout.has_blob(digest):
-            return None, None, "the service's store holds no copy of this artifact"
+            return None, None, NOT_IN_STORE
         manifest = layout.read_manifest(digest)
         if not isinstance(manifest, ImageManifest):
             return None, None, "an image index: open one of its platform manifests"
@@ -30,7 +36,8 @@ def image_contents(
             return _layers(manifest, []), None, f"an OCI artifact ({manifest.artifact_type})"
         config = layout.read_config(manifest)
     except BakeryError as exc:
-        return None, None, f"the store cannot show it: {exc.message}"
+        log.warning("cannot show %s from the store: %s", digest, exc.one_line())
+        return None, None, "the service's store cannot show this artifact (see the server log)"
     created_by = [h.created_by for h in (config.history or []) if not h.empty_layer]
     layers = _layers(manifest, config.rootfs.diff_ids, created_by)
     inner = config.config

@@ -70,8 +70,8 @@ def _registry(request: Request) -> Registry:
     return reg
 
 
-def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context, status_code=status)
+def _render(request: Request, template: str, status: int = 200, /, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, context, status_code=status)
 
 
 def _page(request: Request, name: str, build: Callable[[Session], dict[str, Any]]) -> HTMLResponse:
