@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mmdebstrap bubblewrap pigz zstd git skopeo umoci docker.io docker-registry \
-                ca-certificates arch-test postgresql qemu-system-x86 qemu-utils ovmf e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-pc-bin grub-common packer
+                ca-certificates arch-test postgresql qemu-system-x86 qemu-utils ovmf e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-pc-bin grub-common packer chromium
 PYTEST_ARGS ?=
 
 SID_TOOLS := cosign crane oras
