@@ -16,6 +16,7 @@ only once every blob it reaches is present (``OCILayout.tag`` checks it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 from collections.abc import Iterable, Iterator
@@ -63,38 +64,59 @@ class NullProgress:
         """Ignored."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TransferResult:
-    """What a push, pull or copy did (``--json`` prints it)."""
+    """What a push, pull or copy did (``--json`` prints it). For a pull, ``blobs_pushed``
+    counts the blobs fetched and ``blobs_skipped`` those the store already had."""
 
     source: str
     destination: str
-    digest: str = ""
-    media_type: str = ""
-    blobs_pushed: int = 0
-    blobs_skipped: int = 0
-    blobs_mounted: int = 0
-    bytes_transferred: int = 0
-    manifests: int = 0
-    referrers: int = 0
-    cosign_tags: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, outcome: str, nbytes: int = 0) -> None:
-        """Record one blob: ``pushed`` (``nbytes`` moved), ``skipped`` or ``mounted``."""
-        with self._lock:
-            if outcome == "pushed":
-                self.blobs_pushed += 1
-                self.bytes_transferred += nbytes
-            elif outcome == "mounted":
-                self.blobs_mounted += 1
-            else:
-                self.blobs_skipped += 1
+    digest: str
+    media_type: str
+    blobs_pushed: int
+    blobs_skipped: int
+    blobs_mounted: int
+    bytes_transferred: int
+    manifests: int
+    referrers: int
+    cosign_tags: tuple[str, ...]
 
     def to_json(self) -> str:
         """The summary as one JSON object."""
-        fields = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        return json.dumps(fields, sort_keys=True)
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+class _Tally:
+    """Counts what a transfer does, from several threads at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.blobs = {"pushed": 0, "skipped": 0, "mounted": 0}
+        self.bytes = 0
+        self.manifests = 0
+        self.referrers = 0
+        self.cosign_tags: list[str] = []
+
+    def blob(self, outcome: str, nbytes: int = 0) -> None:
+        """One blob ``pushed`` (``nbytes`` moved), ``skipped`` or ``mounted``."""
+        with self._lock:
+            self.blobs[outcome] += 1
+            self.bytes += nbytes
+
+    def result(self, source: str, destination: str, root: Descriptor) -> TransferResult:
+        return TransferResult(
+            source=source,
+            destination=destination,
+            digest=root.digest,
+            media_type=root.media_type,
+            blobs_pushed=self.blobs["pushed"],
+            blobs_skipped=self.blobs["skipped"],
+            blobs_mounted=self.blobs["mounted"],
+            bytes_transferred=self.bytes,
+            manifests=self.manifests,
+            referrers=self.referrers,
+            cosign_tags=tuple(self.cosign_tags),
+        )
 
 
 # -- where content comes from -------------------------------------------------------------
@@ -266,14 +288,14 @@ class _Sender:
         origin: Origin,
         client: RegistryClient,
         repository: str,
-        result: TransferResult,
+        tally: _Tally,
         progress: Progress,
         jobs: int,
     ) -> None:
         self.origin = origin
         self.client = client
         self.repository = repository
-        self.result = result
+        self.tally = tally
         self.progress = progress
         self.jobs = jobs
         self.mount_from = origin.mount_source(client.registry)
@@ -291,7 +313,7 @@ class _Sender:
 
     def put_manifest(self, desc: Descriptor, data: bytes, reference: str) -> None:
         put = self.client.put_manifest(self.repository, reference, desc.media_type, data)
-        self.result.manifests += 1
+        self.tally.manifests += 1
         subject = _subject(data)
         if subject is not None and not put.subject_processed:
             entry = _referrer_entry(desc, data)
@@ -306,16 +328,16 @@ class _Sender:
 
     def _send_blob(self, desc: Descriptor) -> None:
         if self.client.blob_size(self.repository, desc.digest) is not None:
-            self.result.count("skipped")
+            self.tally.blob("skipped")
             return
         self.progress.add_total(desc.size)
         opener = self._counting(self.origin.opener(desc))
         outcome = self.client.upload_blob(self.repository, desc, opener, mount_from=self.mount_from)
         if outcome == "mounted":
             self.progress.advance(desc.size)
-            self.result.count("mounted")
+            self.tally.blob("mounted")
         else:
-            self.result.count("pushed", desc.size)
+            self.tally.blob("pushed", desc.size)
 
     def _counting(self, opener: BlobOpener) -> BlobOpener:
         progress = self.progress
@@ -333,7 +355,7 @@ class _Sender:
             return
         for desc in self.origin.referrers(subject):
             self.send_tree(desc)
-            self.result.referrers += 1
+            self.tally.referrers += 1
             self.send_referrers(desc.digest, depth + 1)
 
     def send_cosign_tags(self, digest: str) -> None:
@@ -343,7 +365,7 @@ class _Sender:
             desc = self.origin.tagged(tag)
             if desc is not None:
                 self.send_tree(desc, tag)
-                self.result.cosign_tags.append(tag)
+                self.tally.cosign_tags.append(tag)
 
 
 def _advance(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
@@ -352,18 +374,13 @@ def _advance(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
         yield chunk
 
 
-def _send_image(
-    sender: _Sender, root: Descriptor, tag: str | None, result: TransferResult
-) -> TransferResult:
+def _send_image(sender: _Sender, root: Descriptor, tag: str | None) -> None:
+    """The image tree, its referrers, its cosign tags, then (last) its tag."""
     sender.send_tree(root)
     sender.send_referrers(root.digest)
     sender.send_cosign_tags(root.digest)
     if tag is not None:
-        data = sender.origin.manifest(root)
-        sender.put_manifest(root, data, tag)
-    result.digest = root.digest
-    result.media_type = root.media_type
-    return result
+        sender.put_manifest(root, sender.origin.manifest(root), tag)
 
 
 def push(
@@ -385,16 +402,11 @@ def push(
     if dest.digest is not None and dest.digest != root.digest:
         raise RegistryError(f"{ref} is {root.digest}, not the digest in {dest}")
     root = Descriptor(media_type=root.media_type, digest=root.digest, size=root.size)
-    result = TransferResult(source=ref, destination=str(dest.with_tag(tag)))
-    sender = _Sender(
-        LayoutOrigin(layout, local_repo),
-        client,
-        dest.repository,
-        result,
-        progress or NullProgress(),
-        jobs,
-    )
-    return _send_image(sender, root, tag, result)
+    tally = _Tally()
+    origin = LayoutOrigin(layout, local_repo)
+    sender = _Sender(origin, client, dest.repository, tally, progress or NullProgress(), jobs)
+    _send_image(sender, root, tag)
+    return tally.result(ref, str(dest.with_tag(tag)), root)
 
 
 def copy(
@@ -410,10 +422,11 @@ def copy(
     are mounted when both are on one registry, else streamed through (hashed on the way)."""
     root = _resolve_remote(source, src)
     tag = dest.tag or (src.tag if dest.digest is None else None)
-    result = TransferResult(source=str(src), destination=str(dest.with_tag(tag)))
+    tally = _Tally()
     origin = RegistryOrigin(source, src.repository)
-    sender = _Sender(origin, target, dest.repository, result, progress or NullProgress(), jobs)
-    return _send_image(sender, root, tag, result)
+    sender = _Sender(origin, target, dest.repository, tally, progress or NullProgress(), jobs)
+    _send_image(sender, root, tag)
+    return tally.result(str(src), str(dest.with_tag(tag)), root)
 
 
 def _resolve_remote(client: RegistryClient, ref: Reference) -> Descriptor:
@@ -438,7 +451,7 @@ class _Receiver:
         client: RegistryClient,
         repository: str,
         layout: OCILayout,
-        result: TransferResult,
+        tally: _Tally,
         progress: Progress,
         jobs: int,
     ) -> None:
@@ -446,7 +459,7 @@ class _Receiver:
         self.client = client
         self.repository = repository
         self.layout = layout
-        self.result = result
+        self.tally = tally
         self.progress = progress
         self.jobs = jobs
 
@@ -461,11 +474,11 @@ class _Receiver:
         for desc, data in tree.manifests:
             with self.layout.blob_writer(desc.digest) as writer:
                 writer.write(data)
-            self.result.manifests += 1
+            self.tally.manifests += 1
 
     def _receive_blob(self, desc: Descriptor) -> None:
         if self.layout.has_blob(desc.digest):
-            self.result.count("skipped")
+            self.tally.blob("skipped")
             return
         self.progress.add_total(desc.size)
 
@@ -494,7 +507,7 @@ class _Receiver:
                 f" ({exc.message.split()[4].rstrip(',')}); nothing was kept",
                 hint="the registry's storage is corrupted or something altered the transfer",
             ) from exc
-        self.result.count("pushed", desc.size)
+        self.tally.blob("pushed", desc.size)
 
 
 def pull(
@@ -509,21 +522,19 @@ def pull(
     ``registry/repository:tag`` (``…@sha256:…`` when pulled by digest)."""
     root = _resolve_remote(client, src)
     name = f"{src.name}:{src.tag}" if src.tag else f"{src.name}@{root.digest}"
-    result = TransferResult(source=str(src), destination=name)
-    receiver = _Receiver(client, src.repository, layout, result, progress or NullProgress(), jobs)
+    tally = _Tally()
+    receiver = _Receiver(client, src.repository, layout, tally, progress or NullProgress(), jobs)
     receiver.receive_tree(root)
-    layout.tag(name, root)
     for desc in client.referrers(src.repository, root.digest):
         receiver.receive_tree(desc)
         layout.add_referrer(desc)
-        result.referrers += 1
+        tally.referrers += 1
     for suffix in COSIGN_SUFFIXES:
         tag = fallback_tag(root.digest) + suffix
         found = client.get_manifest(src.repository, tag)
         if found is not None:
             receiver.receive_tree(found.descriptor)
             layout.tag(f"{src.name}:{tag}", found.descriptor)
-            result.cosign_tags.append(tag)
-    result.digest = root.digest
-    result.media_type = root.media_type
-    return result
+            tally.cosign_tags.append(tag)
+    layout.tag(name, root)  # last, like a push: the image shows up with all it carries
+    return tally.result(str(src), name, root)
