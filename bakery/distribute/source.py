@@ -10,6 +10,7 @@ from __future__ import annotations
 from bakery.distribute.client import RegistryClient
 from bakery.errors import RegistryError
 from bakery.oci.model import Descriptor
+from bakery.oci.source import ContentSource
 
 
 class RegistrySource:
@@ -47,3 +48,8 @@ class RegistrySource:
 
     def referrers(self, subject: str, artifact_type: str | None = None) -> list[Descriptor]:
         return self._client.referrers(self._repository, subject, artifact_type)
+
+
+def registry_source(client: RegistryClient, repository: str) -> ContentSource:
+    """``repository`` of ``client``'s registry as a ContentSource (what verification reads)."""
+    return RegistrySource(client, repository)
