@@ -30,7 +30,7 @@ from bakery.distribute.client import (
     hash_stream,
 )
 from bakery.distribute.reference import Reference, fallback_tag
-from bakery.errors import ReferenceNotFound, RegistryError, StoreError
+from bakery.errors import ReferenceNotFound, RegistryError, StoreError, UserError
 from bakery.oci import mediatypes as mt
 from bakery.oci.layout import MAX_MANIFEST_SIZE, OCILayout
 from bakery.oci.model import Descriptor, ImageIndex, ImageManifest, parse_manifest
@@ -137,11 +137,19 @@ class Origin(Protocol):
 
 
 class LayoutOrigin:
-    """An :class:`Origin` over the local layout; cosign tags are looked up in ``repository``."""
+    """An :class:`Origin` over the local layout; cosign tags are looked up in ``repository``.
 
-    def __init__(self, layout: OCILayout, repository: str | None) -> None:
+    ``mount_from`` names a repository of the destination registry that may already hold some
+    blobs (the image's base, pushed before): a blob missing from the destination is first
+    offered as a cross-repo mount from it, which costs nothing when the registry declines.
+    """
+
+    def __init__(
+        self, layout: OCILayout, repository: str | None, *, mount_from: str | None = None
+    ) -> None:
         self.layout = layout
         self.repository = repository
+        self.mount_from = mount_from
 
     def manifest(self, desc: Descriptor) -> bytes:
         return self.layout.read_blob(desc.digest, max_size=MAX_MANIFEST_SIZE)
@@ -177,7 +185,7 @@ class LayoutOrigin:
         return matches[0] if matches else None
 
     def mount_source(self, registry: str) -> str | None:
-        return None
+        return self.mount_from
 
 
 def _exactly(chunks: Iterator[bytes], desc: Descriptor) -> Iterator[bytes]:
@@ -391,9 +399,15 @@ def push(
     *,
     progress: Progress | None = None,
     jobs: int = DEFAULT_JOBS,
+    mount_from: str | None = None,
 ) -> TransferResult:
     """Push the image ``ref`` (a tag or digest in ``layout``) to ``dest`` with its referrers
-    and cosign tags. ``dest`` without a tag takes ``ref``'s tag (none for a digest)."""
+    and cosign tags. ``dest`` without a tag takes ``ref``'s tag (none for a digest).
+
+    Missing blobs are offered as cross-repo mounts from ``mount_from``, by default the
+    repository named by the image's ``org.opencontainers.image.base.name`` annotation (a
+    bakery image built on ``golden/debian-base`` mounts its base layers from
+    ``REGISTRY/golden/debian-base`` when that was pushed first)."""
     root = layout.resolve(ref)
     local_repo = root.ref_name.rpartition(":")[0] if root.ref_name else None
     tag = dest.tag
@@ -403,10 +417,28 @@ def push(
         raise RegistryError(f"{ref} is {root.digest}, not the digest in {dest}")
     root = Descriptor(media_type=root.media_type, digest=root.digest, size=root.size)
     tally = _Tally()
-    origin = LayoutOrigin(layout, local_repo)
+    origin = LayoutOrigin(
+        layout, local_repo, mount_from=mount_from or _base_repository(layout, root)
+    )
     sender = _Sender(origin, client, dest.repository, tally, progress or NullProgress(), jobs)
     _send_image(sender, root, tag)
     return tally.result(ref, str(dest.with_tag(tag)), root)
+
+
+def _base_repository(layout: OCILayout, root: Descriptor) -> str | None:
+    """The repository part of the image's base-name annotation, if it is a valid one."""
+    manifest = parse_manifest(layout.read_blob(root.digest, max_size=MAX_MANIFEST_SIZE))
+    base = (manifest.annotations or {}).get(mt.ANN_BASE_NAME)
+    if not base:
+        return None
+    name = base.split("@")[0]
+    head, _, last = name.rpartition("/")
+    repository = f"{head}/{last.partition(':')[0]}" if head else last.partition(":")[0]
+    try:
+        Reference.parse(f"registry.invalid/{repository}")
+    except UserError:
+        return None
+    return repository
 
 
 def copy(

@@ -182,11 +182,17 @@ def test_push_baked_nginx_reads_back_with_skopeo(
     registry: Registry, private_store: Path, baked: dict[str, dict[str, Any]]
 ) -> None:
     require_tools("skopeo")
+    base = bakery("push", "golden/debian-base:12", registry.ref("golden/debian-base"),
+                  "--store", private_store, "--json")  # fmt: skip
+    assert base.returncode == 0, base.stderr
+    assert _json(base.stdout)["digest"] == baked["debian-base"]["digest"]
     dest = registry.ref("golden/nginx:1.22")
     done = bakery("push", "golden/nginx:1.22", dest, "--store", private_store, "--json")
     assert done.returncode == 0, done.stderr
     summary = _json(done.stdout)
     assert summary["digest"] == baked["nginx"]["digest"]
+    # the base layers are mounted from golden/debian-base (named by the base.name annotation)
+    assert summary["blobs_mounted"] >= 1
     assert summary["referrers"] >= 1  # the bake's SBOMs and scan result
     inspect = subprocess.run(
         ["skopeo", "inspect", "--tls-verify=false", f"docker://{dest}"],
