@@ -23,7 +23,7 @@ from bakery.registry import channels as ch
 from bakery.registry import queries as q
 from bakery.registry.audit.log import log_size
 from bakery.registry.db import Registry
-from bakery.registry.refs import resolve
+from bakery.registry.refs import check_digest, resolve
 from bakery.server import reads
 from bakery.server.api.audit import verify_state
 from bakery.server.auth import SESSION_COOKIE, Principal, session_cookie, session_principal
@@ -161,7 +161,7 @@ def artifacts(request: Request, page: int = 0, kind: str = "image") -> HTMLRespo
 @router.get("/artifacts/{digest}")
 def artifact(request: Request, digest: str, page: int = 0) -> HTMLResponse:
     def build(session: Session) -> dict[str, Any]:
-        row = resolve(session, digest if digest.startswith("sha256:") else "invalid")
+        row = resolve(session, check_digest(digest))
         graph = reads.lineage_view(session, row.digest, up=True, down=True, depth=20)
         svg = lineage_svg(
             graph.nodes, graph.edges, focus=row.digest, href=lambda d: f"/artifacts/{d}"

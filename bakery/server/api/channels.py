@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime
 
 from bakery.registry import channels as ch
+from bakery.registry import models as m
 from bakery.registry.revocation import revoke
 from bakery.server import reads
 from bakery.server import schemas as s
@@ -47,7 +48,7 @@ def channel(
         row = ch.find_channel(session, channel, repository)
         now_row = ch.current(session, row.id)
         current = reads.assignment_view(session, now_row) if now_row else None
-        repo = ch.view(session, now_row).repository if now_row else (repository or "")
+        repo = session.get_one(m.Repository, row.repository_id).name
     return s.ChannelView(repository=repo, channel=channel, current=current)
 
 

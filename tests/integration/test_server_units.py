@@ -1,0 +1,111 @@
+"""Unit-level checks of the service with FastAPI's TestClient (in process, SQLite in a temp
+store): the SVG lineage graph, the error mapping, the login redirect guard, headers."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bakery import errors as e
+from bakery.registry.db import open_registry
+from bakery.registry.tokens import create_token
+from bakery.server.app import create_app
+from bakery.server.config import ServerConfig
+from bakery.server.errors import status_of
+from bakery.server.schemas import EdgeView, LineageNodeView
+from bakery.server.svg import MAX_PER_ROW, lineage_svg
+from bakery.server.ui import _safe_next
+
+D = [f"sha256:{i:064x}" for i in range(40)]
+
+
+def node(i: int, distance: int, name: str | None = None, **kw: object) -> LineageNodeView:
+    return LineageNodeView.model_validate(
+        {"digest": D[i], "name": name, "distance": distance, "channels": [], "revoked": False, **kw}
+    )
+
+
+def test_svg_is_well_formed_and_escapes_every_label() -> None:
+    nodes = [
+        node(0, -1, "base"),
+        node(1, 0, '<script>alert("x")</script>', channels=["a@<b>"]),
+        node(2, 1, "child & co", revoked=True),
+    ]
+    edges = [
+        EdgeView(parent=D[0], child=D[1], relation="recipe"),
+        EdgeView(parent=D[1], child=D[2], relation="image"),
+        EdgeView(parent=D[30], child=D[31], relation="image"),  # not in the graph: not drawn
+    ]
+    svg = lineage_svg(nodes, edges, focus=D[1], href=lambda d: f"/artifacts/{d}?x=1&y=2")
+    root = ET.fromstring(svg)  # well-formed XML
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f".//{ns}line")) == 2
+    groups = root.findall(f".//{ns}g")
+    assert [g.get("class") for g in groups] == ["node", "node focus", "node revoked"]
+    assert root.find(f"{ns}title") is not None and root.get("role") == "img"
+
+
+def test_svg_rows_are_bounded() -> None:
+    nodes = [node(0, 0, "root")] + [node(i, 1, f"c{i}") for i in range(1, 35)]
+    svg = lineage_svg(nodes, [], focus=D[0], href=str)
+    assert svg.count('class="node"') == MAX_PER_ROW
+    assert f"+{34 - MAX_PER_ROW} more" in svg
+
+
+def test_error_classes_map_to_statuses() -> None:
+    assert status_of(e.ReferenceNotFound("x")) == (404, "not_found")
+    assert status_of(e.PromotionRefused("x")) == (409, "promotion_refused")
+    assert status_of(e.ImmutableTag("x")) == (409, "immutable_tag")
+    assert status_of(e.LockError("x")) == (400, "bad_request")
+    assert status_of(e.RegistryDBError("x")) == (503, "database_unavailable")
+    assert status_of(e.BuildError("x")) == (500, "internal")
+
+
+@pytest.mark.parametrize(
+    "target,expected",
+    [
+        ("/artifacts", "/artifacts"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+    ],
+)
+def test_login_redirects_stay_local(target: str, expected: str) -> None:
+    assert _safe_next(target) == expected
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    store = tmp_path / ".bakery"
+    registry = open_registry(store)
+    token, _ = create_token(registry, "unit", "reader", actor="test")
+    app = create_app(ServerConfig(store_root=store, max_body_bytes=4096), registry)
+    try:
+        with TestClient(app) as test_client:
+            yield test_client, token
+    finally:
+        registry.dispose()
+
+
+def test_headers_docs_and_413(client: tuple[TestClient, str]) -> None:
+    test_client, token = client
+    response = test_client.get("/healthz")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert test_client.get("/docs").status_code == 404  # no CDN-loaded Swagger UI
+    too_big = test_client.post(
+        "/api/v1/builds", content=b"x" * 5000, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "body_too_large"
+    reader = test_client.post(
+        "/api/v1/builds", json={"digest": D[1]}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert reader.status_code == 403
