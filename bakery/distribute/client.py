@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -119,7 +120,13 @@ class RegistryClient:
             headers={"User-Agent": "bakery"},
         )
         self.auth = Authenticator(registry, credentials, self._http, insecure=self.options.insecure)
-        self.requests = 0
+        self._lock = threading.Lock()
+        self._requests = 0
+
+    @property
+    def requests(self) -> int:
+        """How many requests this client has sent (including retries and auth round trips)."""
+        return self._requests
 
     def close(self) -> None:
         self._http.close()
@@ -176,7 +183,8 @@ class RegistryClient:
         return response
 
     def _dispatch(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        self.requests += 1
+        with self._lock:
+            self._requests += 1
         try:
             return self._http.send(request, stream=stream)
         except httpx.UnsupportedProtocol as exc:
