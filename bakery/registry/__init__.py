@@ -1,0 +1,14 @@
+"""The metadata registry: where every artifact came from, where it is used, and who said so.
+
+``db``          open the database (SQLite ``<store>/bakery.db`` or PostgreSQL), migrations
+``models``      the tables (append-only facts: tag events, channel assignments, revocations)
+``record``      record a bake (:func:`record.record_into_store` after ``bakery bake``)
+``queries``     packages in a version range, vulnerabilities, lineage, builds, evidence
+``channels``    promote, rollback, history, what a channel pointed at when
+``revocation``  revoke (with cascade), :func:`revocation.is_revoked`
+``tags``        tag history and immutability rules
+``signatures``  signatures and attestations of artifacts
+``tokens``      API tokens (scrypt-hashed) with roles
+``versionkey``  byte keys that sort like dpkg, PEP 440 and SemVer versions
+``audit/``      the RFC 6962 audit log, its signed checkpoints and its verification
+"""

@@ -16,15 +16,13 @@ import getpass
 import hashlib
 import json
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
 from packageurl import PackageURL
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bakery.build.result import BakeResult
@@ -32,13 +30,11 @@ from bakery.oci.layout import OCILayout
 from bakery.oci.model import ImageManifest
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
-from bakery.registry.audit.rows import Covered, canonical, cover, cover_collection, sha256
+from bakery.registry.audit.rows import Covered, cover, cover_collection
+from bakery.registry.bulk import link_packages
 from bakery.registry.db import Registry, now
 from bakery.registry.tags import record_tag
-from bakery.registry.versionkey import try_version_key
 from bakery.store import Store
-
-_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -272,57 +268,6 @@ def _scan(session: Session, artifact_id: int, scan: ScanFact, at: datetime) -> l
                 )
         covered.append(cover_collection(session, "findings", artifact_id))
     return covered
-
-
-def _ids_of(session: Session, purls: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(purls), _CHUNK):
-        query = select(m.Package.purl, m.Package.id).where(
-            m.Package.purl.in_(purls[start : start + _CHUNK])
-        )
-        found.update((str(purl), int(pid)) for purl, pid in session.execute(query))
-    return found
-
-
-def package_ids(session: Session, packages: Iterable[PackageFact]) -> dict[str, int]:
-    """The id of every package (by purl), inserting the ones not seen before."""
-    by_purl = {p.purl: p for p in packages}
-    ids = _ids_of(session, list(by_purl))
-    new = [
-        {
-            "purl": p.purl,
-            "type": p.type,
-            "name": p.name,
-            "version": p.version,
-            "version_key": try_version_key(p.type, p.version),
-            "source_name": p.source_name,
-            "source_version": p.source_version,
-        }
-        for purl, p in by_purl.items()
-        if purl not in ids
-    ]
-    if new:
-        dialect = session.get_bind().dialect.name
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = cast(Table, m.Package.__table__)
-        statement = make(table).on_conflict_do_nothing(index_elements=["purl"])
-        returning = statement.returning(table.c.purl, table.c.id)
-        for purl, pid in session.connection().execute(returning, new):
-            ids[str(purl)] = int(pid)
-    # writers are serialised, so a conflict means a row of this very batch: none is missing
-    return ids
-
-
-def link_packages(session: Session, artifact_id: int, packages: Sequence[PackageFact]) -> Covered:
-    """Link an artifact to its packages; returns what the audit entry covers of the links."""
-    ids = package_ids(session, packages)
-    rows = [{"package_id": pid, "artifact_id": artifact_id} for pid in sorted(set(ids.values()))]
-    if rows:
-        session.connection().execute(insert(cast(Table, m.ArtifactPackage.__table__)), rows)
-    # the same hash audit.rows computes from the database: the sorted purls of the links
-    return Covered(
-        "artifact_packages", {"artifact_id": artifact_id}, sha256(canonical(sorted(ids)))
-    )
 
 
 # -- from a bake --------------------------------------------------------------------------
