@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from bakery.errors import UserError
@@ -38,6 +38,24 @@ _MOVE_HEAD = (
 _INSERT_ENTRY = insert(cast(Table, m.AuditEntry.__table__))
 _INSERT_NODE = insert(cast(Table, m.AuditNode.__table__))
 _INSERT_CHECKPOINT = insert(cast(Table, m.AuditCheckpoint.__table__))
+#: PostgreSQL: a transaction's whole audit write in one statement (one round trip)
+_PG_FINISH = text(
+    """
+    WITH entries AS (
+        INSERT INTO audit_entries (seq, kind, actor, at, data)
+        SELECT * FROM unnest(CAST(:seq AS bigint[]), CAST(:kind AS text[]),
+                             CAST(:actor AS text[]), CAST(:at AS timestamp[]),
+                             CAST(:data AS bytea[]))
+    ), nodes AS (
+        INSERT INTO audit_nodes (pos, hash)
+        SELECT * FROM unnest(CAST(:pos AS bigint[]), CAST(:hash AS bytea[]))
+    ), head AS (
+        UPDATE audit_head SET size = :size, frontier = :frontier WHERE id = 1
+    )
+    INSERT INTO audit_checkpoints (size, root, note, at)
+    VALUES (:size, :root, :note, :checkpoint_at)
+    """
+)
 
 
 def pos(level: int, index: int) -> int:
@@ -128,17 +146,43 @@ def finish_write(session: Session, signer: Signer, at: datetime) -> None:
     pending: _Pending | None = session.info.pop(_PENDING, None)
     if pending is None or pending.size == pending.start:
         return
-    connection = session.connection()  # Core statements built once: appends are hot
+    edge = b"".join(pending.frontier)
+    tree_root = fold(pending.frontier)
+    note = sign_checkpoint(
+        Checkpoint(origin=signer.name, size=pending.size, root=tree_root), signer
+    )
+    checkpoint = {"size": pending.size, "root": tree_root, "note": note, "at": at}
+    connection = session.connection()  # statements built once: appends are hot
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_FINISH, _pg_columns(pending, edge, checkpoint))
+        return
     connection.execute(_INSERT_ENTRY, pending.entries)
     connection.execute(_INSERT_NODE, pending.nodes)
-    edge = b"".join(pending.frontier)
     connection.execute(_MOVE_HEAD, {"new_size": pending.size, "new_frontier": edge})
-    tree_root = fold(pending.frontier)
-    checkpoint = Checkpoint(origin=signer.name, size=pending.size, root=tree_root)
-    note = sign_checkpoint(checkpoint, signer)
-    connection.execute(
-        _INSERT_CHECKPOINT, {"size": pending.size, "root": tree_root, "note": note, "at": at}
-    )
+    connection.execute(_INSERT_CHECKPOINT, checkpoint)
+
+
+def _naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _pg_columns(pending: _Pending, edge: bytes, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :data:`_PG_FINISH`: every column as one array."""
+    entries = pending.entries
+    return {
+        "seq": [e["seq"] for e in entries],
+        "kind": [e["kind"] for e in entries],
+        "actor": [e["actor"] for e in entries],
+        "at": [_naive(e["at"]) for e in entries],
+        "data": [e["data"] for e in entries],
+        "pos": [n["pos"] for n in pending.nodes],
+        "hash": [n["hash"] for n in pending.nodes],
+        "size": pending.size,
+        "frontier": edge,
+        "root": checkpoint["root"],
+        "note": checkpoint["note"],
+        "checkpoint_at": _naive(checkpoint["at"]),
+    }
 
 
 def fetch_nodes(
