@@ -1,0 +1,139 @@
+"""The bakery-server image: baked from recipes/bakery-server.yaml with a wheel built from
+this checkout, loaded into Docker, run, and queried over HTTP (/healthz and /api/v1)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, bakery, require_root, require_tools
+from tests.integration.conftest import SDE, copy_recipes, dockerd
+from tests.integration.server_fixtures import digest, free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+__all__ = ["dockerd"]
+
+IMAGE = "golden/bakery-server:0.1"
+
+
+def _run(*argv: str | Path, timeout: float = 600) -> str:
+    done = subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{argv[:4]} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def _wheel(dest: Path, work: Path) -> Path:
+    """A wheel of this checkout (built from a copy, so the tree gets no build/ or egg-info)."""
+    src = work / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    shutil.copytree(REPO / "bakery", src / "bakery", ignore=shutil.ignore_patterns("__pycache__"))
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dest, src)
+    (wheel,) = dest.glob("bakery-*.whl")
+    return wheel
+
+
+def _logs(name: str) -> str:
+    """The container's stdout and stderr."""
+    done = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def server_image(tmp_path_factory: pytest.TempPathFactory, dockerd: None) -> Iterator[str]:
+    require_root()
+    require_tools("mmdebstrap", "bwrap", "pigz", "docker")
+    work = tmp_path_factory.mktemp("server-image")
+    recipes = copy_recipes(work / "recipes")
+    _wheel(recipes / "files" / "bakery-server" / "dist", work)
+    store = work / ".bakery"
+    done = bakery("bake", recipes / "bakery-server.yaml", "--store", store, env=SDE)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    archive = work / "server.tar"
+    done = bakery("export", IMAGE, "--format", "docker-archive", "-o", archive, "--store", store)
+    assert done.returncode == 0, done.stderr
+    _run("docker", "load", "-i", archive)
+    try:
+        yield IMAGE
+    finally:
+        subprocess.run(["docker", "rmi", "-f", IMAGE], capture_output=True, check=False)
+
+
+@pytest.fixture
+def container(server_image: str) -> Iterator[tuple[str, str]]:
+    """The image running on the host's loopback (host network): (base URL, admin token)."""
+    port = free_port()
+    name = f"bakery-server-test-{port}"
+    _run(
+        "docker", "run", "-d", "--rm", "--name", name, "--network", "host", "--read-only",
+        "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+        server_image, "--host", "127.0.0.1", "--port", str(port), "--init-admin-token",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the container did not answer /healthz:\n{_logs(name)}")
+        logs = _logs(name)
+        found = re.search(r"admin token \(shown once, store it now\): (bkr_\S+)", logs)
+        assert found, logs
+        yield url, found.group(1)
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+def test_the_baked_server_image_serves_the_api(container: tuple[str, str]) -> None:
+    url, token = container
+    health = httpx.get(f"{url}/healthz").json()
+    assert health == {"status": "ok", "database": "sqlite"}
+    assert httpx.get(f"{url}/api/v1/artifacts").status_code == 401
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        assert client.get("/api/v1/openapi.json").json()["info"]["title"]
+        recorded = client.post(
+            "/api/v1/builds",
+            json={
+                "digest": digest(42),
+                "media_type": "application/vnd.oci.image.manifest.v1+json",
+                "size": 10,
+                "name": "golden/in-docker",
+                "tags": ["golden/in-docker:1"],
+                "packages": [
+                    {"purl": "pkg:deb/debian/zlib1g@1.2.13", "type": "deb", "name": "zlib1g",
+                     "version": "1:1.2.13.dfsg-1"}
+                ],
+            },
+        )  # fmt: skip
+        assert recorded.status_code == 201, recorded.text
+        found = client.get("/api/v1/packages/search", params={"name": "zlib1g"}).json()
+        assert [h["digest"] for h in found["items"]] == [digest(42)]
+        assert client.get("/api/v1/audit/verify").json()["ok"] is True
+    login = httpx.get(f"{url}/", follow_redirects=False)
+    assert login.status_code == 303 and login.headers["location"].startswith("/login")
+    page = httpx.get(f"{url}/login")
+    assert page.status_code == 200 and "Sign in" in page.text
+    assert httpx.get(f"{url}/static/bakery.css").status_code == 200
+    # the token was printed once at bootstrap, never by the access log
+    logs = _logs(container_name(url))
+    assert logs.count(token) == 1 and "bakery.server.access" in logs
+
+
+def container_name(url: str) -> str:
+    return f"bakery-server-test-{url.rsplit(':', 1)[1]}"
