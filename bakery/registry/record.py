@@ -471,7 +471,29 @@ def record_bake(
     with registry.write() as session:
         for parent in reversed(parents):  # the oldest base first: its edges need it
             record_artifact(session, parent, actor=who)
-        return record_artifact(session, fact, actor=who)
+        recorded = record_artifact(session, fact, actor=who)
+        for disk in disk_facts(result, created_at=fact.created_at):
+            record_artifact(session, disk, actor=who)
+        return recorded
+
+
+def disk_facts(result: BakeResult, *, created_at: datetime | None) -> list[ArtifactFact]:
+    """The disk images a bake made: artifacts of kind ``disk`` whose parent is the image."""
+    from bakery.oci import mediatypes as mt
+
+    return [
+        ArtifactFact(
+            digest=disk.digest,
+            media_type=mt.MANIFEST,
+            size=disk.file_size,
+            kind="disk",
+            name=result.name,
+            created_at=created_at,
+            tags=disk.tags,
+            parents=((result.digest, "image"),),
+        )
+        for disk in result.disks
+    ]
 
 
 def record_into_store(

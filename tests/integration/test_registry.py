@@ -29,6 +29,7 @@ from bakery.registry.record import (
     FindingFact,
     PackageFact,
     ScanFact,
+    disk_facts,
     record_artifact,
 )
 from bakery.registry.tags import add_rule
@@ -709,3 +710,32 @@ def test_cli_end_to_end(db: tuple[Registry, Path, str | None]) -> None:
     assert isinstance(listed, list) and "token" not in listed[0]  # type: ignore[operator]
     bad = bakery("query", "lineage", "../../etc/passwd", "--store", store, env=env)
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_disks_are_recorded_as_descendants_of_their_image(
+    db: tuple[Registry, Path, str | None],
+) -> None:
+    from bakery.build.result import BakeResult, DiskResult
+
+    registry, _, _ = db
+    record(registry, image(1, "golden/vm", (LIBC,), tags=("golden/vm:1",)))
+    disk = DiskResult(
+        digest=digest(50),
+        tags=("golden/vm:1-qcow2",),
+        format="qcow2",
+        boot="efi",
+        file_digest=digest(51),
+        file_size=123_456,
+        raw_digest=digest(52),
+        raw_size=1 << 30,
+        cached=False,
+    )
+    result = BakeResult.model_construct(name="golden/vm", digest=digest(1), disks=(disk,))
+    with registry.write() as s:
+        for fact in disk_facts(result, created_at=T0):
+            record_artifact(s, fact, actor="ci")
+    with registry.read() as s:
+        nodes = queries.lineage(s, "golden/vm:1-qcow2")
+        assert [(n.digest, n.distance) for n in nodes] == [(digest(1), -1), (digest(50), 0)]
+        row = s.scalars(select(m.Artifact).where(m.Artifact.digest == digest(50))).one()
+        assert (row.kind, row.size) == ("disk", 123_456)
