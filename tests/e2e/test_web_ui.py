@@ -53,7 +53,7 @@ def test_sign_in_and_dashboard(page: Page, live_server: LiveServer, screenshots:
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_have_text("Dashboard")
     check_accessible(page)
-    expect(page.locator("section", has_text="Recent bakes").locator("tbody tr")).to_have_count(4)
+    expect(page.locator("section", has_text="Recent bakes").locator("tbody tr")).to_have_count(5)
     cookie = next(c for c in page.context.cookies() if c["name"] == "bakery_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert live_server.tokens["reader"].split("_", 2)[2] not in cookie["value"]
@@ -151,8 +151,15 @@ def test_audit_log_page_shows_verification(
     expect(page.locator("#entries tbody tr").first).to_be_visible()
     shot(page, screenshots, "08-audit")
     page.goto(live_server.url + "/artifacts")
-    expect(page.locator("tbody tr")).to_have_count(4)
+    expect(page.locator("tbody tr")).to_have_count(5)
     shot(page, screenshots, "09-artifacts")
+    page.goto(f"{live_server.url}/artifacts/{live_server.planted.real}")
+    layers = page.locator("#layers")
+    expect(layers.locator("tbody tr")).to_have_count(1)
+    expect(layers).to_contain_text("bakery: copy files/hello.txt")
+    expect(layers).to_contain_text("linux/amd64")
+    expect(layers).to_contain_text("org.example.team=platform")
+    shot(page, screenshots, "10-artifact-layers")
 
 
 def test_ui_refuses_open_redirects_and_api_cookies(page: Page, live_server: LiveServer) -> None:

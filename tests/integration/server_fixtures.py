@@ -7,11 +7,14 @@ what the service logged. SQLite lives in the store; PostgreSQL comes from ``pg_f
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bakery.oci import mediatypes as mt
+from bakery.oci.model import ContainerConfig, History, ImageConfig, ImageManifest, RootFS
 from bakery.registry.db import Registry, open_registry
 from bakery.registry.record import (
     ArtifactFact,
@@ -32,6 +37,7 @@ from bakery.registry.record import (
 )
 from bakery.registry.signatures import SLSA_PROVENANCE, record_signature
 from bakery.registry.tokens import create_token
+from bakery.store import Store
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -85,6 +91,37 @@ def _scan(*findings: FindingFact, passed: bool = True) -> ScanFact:
     )
 
 
+def store_image(store_root: Path) -> tuple[str, int]:
+    """A small real image in the store's OCI layout (one layer, a config): (digest, size)."""
+    layout = Store.open(store_root).oci
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        data = b"hello from a real layer\n"
+        info = tarfile.TarInfo("srv/hello.txt")
+        info.size, info.mtime, info.mode = len(data), 1700000000, 0o644
+        tar.addfile(info, io.BytesIO(data))
+    layer_bytes = buffer.getvalue()
+    layer = layout.put_blob(layer_bytes, mt.LAYER_TAR)
+    config = ImageConfig(
+        created="2023-11-14T22:13:20Z",
+        architecture="amd64",
+        os="linux",
+        config=ContainerConfig(
+            User="app",
+            Entrypoint=["/srv/run"],
+            ExposedPorts={"8080/tcp": {}},
+            Labels={"org.example.team": "platform"},
+            Env=["LANG=C.UTF-8"],
+        ),
+        rootfs=RootFS(diff_ids=["sha256:" + hashlib.sha256(layer_bytes).hexdigest()]),
+        history=[History(created_by="bakery: copy files/hello.txt")],
+    )
+    manifest = ImageManifest(config=layout.put_json(config, mt.CONFIG), layers=[layer])
+    desc = layout.put_json(manifest, mt.MANIFEST)
+    layout.tag("golden/real:1", desc)
+    return desc.digest, desc.size
+
+
 @dataclass(frozen=True)
 class Planted:
     """What :func:`plant` recorded: base ← nginx ← app (app unsigned), and an unrelated tool."""
@@ -93,11 +130,14 @@ class Planted:
     nginx: str = digest(2)
     app: str = digest(3)
     tool: str = digest(4)
+    real: str = ""
 
 
-def plant(registry: Registry) -> Planted:
-    """Record a small lineage with packages, findings, scans and signatures."""
-    p = Planted()
+def plant(registry: Registry, store_root: Path) -> Planted:
+    """Record a small lineage with packages, findings, scans and signatures, and one image
+    whose blobs are really in the store."""
+    real, real_size = store_image(store_root)
+    p = Planted(real=real)
     cve = FindingFact(
         vuln_id="DSA-5678-1",
         severity="high",
@@ -155,6 +195,14 @@ def plant(registry: Registry) -> Planted:
             build=_build("tools/jq", "1.6", None),
             scan=_scan(passed=False),
             packages=(deb("jq", "1.6-2.1"),),
+        ),
+        ArtifactFact(
+            digest=real,
+            media_type=MANIFEST,
+            size=real_size,
+            name="golden/real",
+            tags=("golden/real:1",),
+            build=_build("golden/real", "1", None),
         ),
     ]
     with registry.write() as session:
@@ -254,7 +302,7 @@ def live_server(
     store = tmp_path_factory.mktemp(f"served-{backend}") / ".bakery"
     registry = open_registry(store, url)
     try:
-        planted = plant(registry)
+        planted = plant(registry, store)
         tokens = make_tokens(registry)
     finally:
         registry.dispose()

@@ -174,6 +174,7 @@ def test_artifact_detail_parts_and_lineage(live_server: LiveServer) -> None:
         by_tag = client.get("/api/v1/refs/golden/nginx:1.22").json()
         missing = client.get(f"/api/v1/artifacts/{digest(999)}")
         listing = client.get("/api/v1/artifacts", params={"kind": "image", "limit": 2}).json()
+        real = client.get(f"/api/v1/artifacts/{p.real}").json()
     assert detail["artifact"]["tags"] == ["golden/debian-base:12"]
     assert detail["findings_by_severity"] == {"high": 1}
     assert detail["package_count"] == 2 and detail["sboms"] == [digest(101)]
@@ -192,7 +193,12 @@ def test_artifact_detail_parts_and_lineage(live_server: LiveServer) -> None:
     }
     assert by_tag["digest"] == p.nginx
     assert_error(missing, 404)
-    assert listing["total"] >= 4 and len(listing["items"]) == 2
+    assert listing["total"] >= 5 and len(listing["items"]) == 2
+    assert real["store_note"] is None and real["config"]["user"] == "app"
+    assert real["config"]["exposed_ports"] == ["8080/tcp"]
+    (layer,) = real["layers"]
+    assert layer["created_by"] == "bakery: copy files/hello.txt"
+    assert layer["diff_id"].startswith("sha256:") and layer["size"] > 0
 
 
 @BACKENDS
