@@ -9,15 +9,26 @@ import json
 import re
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
 
+from bakery.errors import AuthError, RegistryDBError
 from bakery.registry.audit import merkle
+from bakery.registry.record import ArtifactFact, FindingFact, ScanFact
+from bakery.server.client import RegistryClient
 from tests.integration.pg_fixtures import postgres_server
-from tests.integration.server_fixtures import PLANTED, LiveServer, deb, digest, live_server
+from tests.integration.server_fixtures import (
+    PLANTED,
+    LiveServer,
+    deb,
+    digest,
+    free_port,
+    live_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -520,6 +531,70 @@ def test_oversized_bodies_get_413_unread(live_server: LiveServer) -> None:
         big = client.post("/api/v1/builds", content=b"[" + b"1," * 400_000 + b"1]",
                           headers={"Content-Type": "application/json"})  # fmt: skip
     assert_error(big, 422)
+
+
+@BACKENDS
+def test_client_records_facts_and_8_concurrent_writers_lose_nothing(
+    live_server: LiveServer,
+) -> None:
+    """What `bake --registry-url` would send, through RegistryClient; then 8 writers at once."""
+    fact = ArtifactFact(
+        digest=digest(600),
+        media_type="application/vnd.oci.image.manifest.v1+json",
+        size=1,
+        name="team/client",
+        tags=("team/client:1",),
+        parents=((live_server.planted.tool, "image"),),
+        packages=(deb("client-lib", "1.0-1"),),
+        scan=ScanFact(
+            passed=True,
+            scanner_version="1",
+            vulnerability_db=None,
+            packages=1,
+            violations=0,
+            findings=(FindingFact(vuln_id="CVE-2099-7", severity="low", aliases=("X-1",)),),
+        ),
+    )
+    with RegistryClient(live_server.url, live_server.tokens["builder"]) as client:
+        assert client.record(fact).created is True
+        assert client.record(fact).created is False
+    with (
+        RegistryClient(live_server.url, live_server.tokens["reader"]) as reader,
+        pytest.raises(AuthError),
+    ):
+        reader.record(fact)
+    with (
+        RegistryClient(f"http://127.0.0.1:{free_port()}", "x") as nowhere,
+        pytest.raises(RegistryDBError),
+    ):
+        nowhere.record(fact)
+
+    def writer(n: int) -> list[bool]:
+        with RegistryClient(live_server.url, live_server.tokens["builder"]) as client:
+            return [
+                client.record(
+                    ArtifactFact(
+                        digest=digest(10_000 + n * 100 + i),
+                        media_type="application/vnd.oci.image.manifest.v1+json",
+                        size=i,
+                        name=f"load/w{n}",
+                        tags=(f"load/w{n}:{i}",),
+                        packages=(deb("shared-lib", f"1.{i}-1"),),
+                    )
+                ).created
+                for i in range(6)
+            ]
+
+    with live_server.client("reader") as reader_client:
+        before = reader_client.get("/api/v1/audit/entries", params={"limit": 1}).json()["total"]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(writer, range(8)))
+        assert all(all(r) for r in results)
+        found = reader_client.get("/api/v1/packages/search", params={"name": "shared-lib"}).json()
+        assert found["total"] == 48
+        after = reader_client.get("/api/v1/audit/entries", params={"limit": 1}).json()["total"]
+        assert after == before + 48
+        assert reader_client.get("/api/v1/audit/verify").json()["ok"] is True
 
 
 @BACKENDS

@@ -1,0 +1,73 @@
+"""A client of the service's write API, for ``bakery bake --registry-url``: it sends the same
+:class:`~bakery.registry.record.ArtifactFact` that :func:`~bakery.registry.record.record_artifact`
+records locally, as the JSON of :class:`~bakery.server.schemas.RecordRequest`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+
+from bakery.errors import AuthError, RegistryDBError, UserError
+from bakery.registry.record import ArtifactFact
+from bakery.server.schemas import RecordedView, RecordRequest
+
+TIMEOUT = 60.0
+
+
+def record_request(fact: ArtifactFact) -> RecordRequest:
+    """The request body that records ``fact`` (validated here, before anything is sent)."""
+    data: dict[str, Any] = asdict(fact)
+    data["parents"] = [{"digest": d, "relation": r} for d, r in fact.parents]
+    data["sboms"] = [{"digest": d, "media_type": t, "size": n} for d, t, n in fact.sboms]
+    return RecordRequest.model_validate(data)
+
+
+class RegistryClient:
+    """Records artifacts on a running ``bakery serve`` with a builder (or admin) token."""
+
+    def __init__(self, url: str, token: str, *, transport: httpx.BaseTransport | None = None):
+        self._client = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=TIMEOUT,
+            transport=transport,
+        )
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def record(self, fact: ArtifactFact) -> RecordedView:
+        """Record ``fact``; raises a BakeryError saying what the service refused."""
+        body = record_request(fact).model_dump(mode="json", exclude_none=True)
+        try:
+            response = self._client.post("/api/v1/builds", json=body)
+        except httpx.TransportError as exc:
+            raise RegistryDBError(
+                f"cannot reach the registry service at {self._client.base_url}: {exc}",
+                hint="check --registry-url and that `bakery serve` is running",
+            ) from exc
+        if response.status_code == 201:
+            return RecordedView.model_validate(response.json())
+        message = _message(response)
+        if response.status_code in (401, 403):
+            raise AuthError(
+                message, hint="use a builder token (bakery tokens create … --role builder)"
+            )
+        if response.status_code < 500:
+            raise UserError(f"the registry service refused the record: {message}")
+        raise RegistryDBError(f"the registry service failed: {message}")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
