@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from bakery import errors as e
+from bakery.recipe.loader import load_recipe
 from bakery.registry.db import open_registry
 from bakery.registry.tokens import create_token
 from bakery.server.app import create_app
@@ -19,6 +21,7 @@ from bakery.server.errors import status_of
 from bakery.server.schemas import EdgeView, LineageNodeView
 from bakery.server.svg import MAX_PER_ROW, lineage_svg
 from bakery.server.ui import _safe_next
+from tests.conftest import RECIPES, REPO
 
 D = [f"sha256:{i:064x}" for i in range(40)]
 
@@ -109,3 +112,26 @@ def test_headers_docs_and_413(client: tuple[TestClient, str]) -> None:
         "/api/v1/builds", json={"digest": D[1]}, headers={"Authorization": f"Bearer {token}"}
     )
     assert reader.status_code == 403
+
+
+def test_deployment_files_agree_with_the_recipe() -> None:
+    """registry/compose.yaml runs the image recipes/bakery-server.yaml bakes, beside
+    PostgreSQL and a distribution registry, on loopback only."""
+    recipe = load_recipe(RECIPES / "bakery-server.yaml").recipe
+    tags = [t for output in recipe.outputs for t in output.oci.tags]  # type: ignore[union-attr]
+    compose = yaml.safe_load((REPO / "registry" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"bakery-server", "postgres", "oci-registry"} <= set(services)
+    assert services["bakery-server"]["image"] in {f"{recipe.name}:{t}" for t in tags}
+    for service in services.values():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), port
+    env = dict(
+        line.split("=", 1)
+        for line in (REPO / "registry" / "bakery-server.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert env["BAKERY_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert f":{env['POSTGRES_PASSWORD']}@postgres" in env["BAKERY_DATABASE_URL"]
+    distribution = yaml.safe_load((REPO / "registry" / "distribution.yml").read_text())
+    assert distribution["http"]["addr"].endswith(":5000")
