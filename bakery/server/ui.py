@@ -7,7 +7,7 @@ reads); the session lives in an HttpOnly, SameSite=Strict cookie (see :mod:`.aut
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from bakery.errors import BakeryError
+from bakery.errors import BakeryError, UserError
 from bakery.registry import channels as ch
 from bakery.registry import queries as q
 from bakery.registry.audit.log import log_size
@@ -84,6 +84,14 @@ def _page(request: Request, name: str, build: Callable[[Session], dict[str, Any]
         status, _ = status_of(exc)
         return _render(request, "error.html", status, who=who, message=exc.one_line())
     return _render(request, name, who=who, **context)
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UserError(f"{text[:40]!r} is not a time", hint="e.g. 2026-03-01T12:00Z") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _safe_next(target: str) -> str:
@@ -225,10 +233,20 @@ def channels(request: Request) -> HTMLResponse:
 
 
 @router.get("/channels/{channel}")
-def channel_history(request: Request, channel: str, repository: str = "") -> HTMLResponse:
+def channel_history(
+    request: Request, channel: str, repository: str = "", at: str = ""
+) -> HTMLResponse:
     def build(session: Session) -> dict[str, Any]:
         rows = ch.history(session, channel, repository or None)
-        return {"channel": channel, "repository": repository, "rows": rows}
+        when = _parse_time(at) if at.strip() else None
+        then = ch.pointed_at(session, channel, when, repository or None) if when else None
+        return {
+            "channel": channel,
+            "repository": repository,
+            "rows": rows,
+            "at": at.strip(),
+            "then": then,
+        }
 
     return _page(request, "channel.html", build)
 
