@@ -3,6 +3,7 @@ promotion made through the API appears in the channel history; screenshots of ev
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
@@ -178,3 +179,18 @@ def test_ui_refuses_open_redirects_and_api_cookies(page: Page, live_server: Live
     # the UI session is no API credential
     response = httpx.get(live_server.url + "/api/v1/artifacts", cookies=cookies)
     assert response.status_code == 401
+
+
+def test_tampering_shows_on_the_audit_page(
+    page: Page, live_server: LiveServer, screenshots: Path
+) -> None:
+    """Runs last: edits a recorded row behind the service's back; the audit page says so."""
+    with sqlite3.connect(live_server.store / "bakery.db") as db:
+        db.execute(
+            "UPDATE artifacts SET size = size + 1 WHERE digest = ?", (live_server.planted.tool,)
+        )
+    sign_in(page, live_server, "/audit")
+    expect(page.locator("h2#verify-h")).to_have_text("Verification: FAILED")
+    expect(page.locator("ul.problems")).to_contain_text("artifacts row")
+    expect(page.locator("ul.problems")).to_contain_text("was edited")
+    shot(page, screenshots, "11-audit-tampered")
