@@ -34,6 +34,7 @@ RANK = {"reader": 0, "builder": 1, "admin": 2}
 SESSION_COOKIE = "bakery_session"
 _CACHE_SECONDS = 30.0
 _CACHE_MAX = 1024
+_CONCURRENT_CHECKS = 2
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bakery"'}
 
 
@@ -62,6 +63,7 @@ class TokenCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._checks = threading.BoundedSemaphore(_CONCURRENT_CHECKS)
         self._entries: dict[bytes, tuple[TokenInfo, float]] = {}
 
     def check(self, registry: Registry, raw: str) -> TokenInfo | None:
@@ -71,7 +73,8 @@ class TokenCache:
             hit = self._entries.get(key)
         if hit is not None and hit[1] > now and not _expired(hit[0]):
             return hit[0]
-        info = authenticate(registry, raw)
+        with self._checks:  # scrypt is costly: a flood of bad tokens cannot take every core
+            info = authenticate(registry, raw)
         if info is not None:
             with self._lock:
                 if len(self._entries) >= _CACHE_MAX:

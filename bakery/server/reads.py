@@ -310,13 +310,12 @@ def provenance_of(session: Session, artifact: m.Artifact) -> s.ProvenanceView:
 def lineage_view(session: Session, ref: str, *, up: bool, down: bool, depth: int) -> s.LineageView:
     nodes = lineage(session, ref, up=up, down=down, depth=depth)
     digests = [n.digest for n in nodes]
-    ids = dict(
-        session.execute(
+    ids: dict[str, int] = {
+        str(d): int(i)
+        for d, i in session.execute(
             select(m.Artifact.digest, m.Artifact.id).where(m.Artifact.digest.in_(digests))
         )
-        .tuples()
-        .all()
-    )
+    }
     parent, child = aliased(m.Artifact), aliased(m.Artifact)
     edges = session.execute(
         select(parent.digest, child.digest, m.LineageEdge.relation)

@@ -135,3 +135,34 @@ def test_deployment_files_agree_with_the_recipe() -> None:
     assert f":{env['POSTGRES_PASSWORD']}@postgres" in env["BAKERY_DATABASE_URL"]
     distribution = yaml.safe_load((REPO / "registry" / "distribution.yml").read_text())
     assert distribution["http"]["addr"].endswith(":5000")
+
+
+def test_ui_escapes_recorded_text(tmp_path: Path) -> None:
+    """Names, tags and reasons recorded by a builder are shown as text, never as markup."""
+    from bakery.registry.channels import promote
+    from bakery.registry.signatures import record_signature
+    from tests.integration.server_fixtures import plant
+
+    store = tmp_path / ".bakery"
+    registry = open_registry(store)
+    try:
+        planted = plant(registry, store)
+        hostile = '<img src=x onerror="alert(1)">'
+        record_signature(registry, planted.app, key_id=hostile, actor=hostile)
+        promote(registry, planted.base, "prod", reason=hostile, actor=hostile)
+        token, _ = create_token(registry, "unit", "reader", actor="test")
+        app = create_app(ServerConfig(store_root=store), registry)
+        with TestClient(app) as client:
+            assert client.post("/login", data={"token": token}).status_code == 200
+            pages = [
+                client.get(f"/artifacts/{planted.app}").text,
+                client.get("/channels/prod").text,
+                client.get("/").text,
+                client.get("/audit").text,
+            ]
+        for text in pages:
+            assert hostile not in text
+        assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in pages[0]
+        assert "&lt;img" in pages[1]
+    finally:
+        registry.dispose()
