@@ -16,10 +16,11 @@ import pytest
 
 from tests.conftest import REPO, bakery, require_root, require_tools
 from tests.integration.conftest import SDE, copy_recipes, dockerd
+from tests.integration.pg_fixtures import postgres_server, postgres_url
 from tests.integration.server_fixtures import digest, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-__all__ = ["dockerd"]
+__all__ = ["dockerd", "postgres_server", "postgres_url"]
 
 IMAGE = "golden/bakery-server:0.1"
 
@@ -70,15 +71,20 @@ def server_image(tmp_path_factory: pytest.TempPathFactory, dockerd: None) -> Ite
         subprocess.run(["docker", "rmi", "-f", IMAGE], capture_output=True, check=False)
 
 
-@pytest.fixture
-def container(server_image: str) -> Iterator[tuple[str, str]]:
-    """The image running on the host's loopback (host network): (base URL, admin token)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def container(request: pytest.FixtureRequest, server_image: str) -> Iterator[tuple[str, str, str]]:
+    """The image running on the host's loopback (host network), over SQLite in its volume or
+    the test PostgreSQL server: (base URL, admin token, database)."""
     port = free_port()
     name = f"bakery-server-test-{port}"
+    database = []
+    if request.param == "postgresql":
+        database = ["--database-url", request.getfixturevalue("postgres_url")]
     _run(
         "docker", "run", "-d", "--rm", "--name", name, "--network", "host", "--read-only",
         "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
         server_image, "--host", "127.0.0.1", "--port", str(port), "--init-admin-token",
+        *database,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -95,15 +101,15 @@ def container(server_image: str) -> Iterator[tuple[str, str]]:
         logs = _logs(name)
         found = re.search(r"admin token \(shown once, store it now\): (bkr_\S+)", logs)
         assert found, logs
-        yield url, found.group(1)
+        yield url, found.group(1), request.param
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 
 
-def test_the_baked_server_image_serves_the_api(container: tuple[str, str]) -> None:
-    url, token = container
+def test_the_baked_server_image_serves_the_api(container: tuple[str, str, str]) -> None:
+    url, token, database = container
     health = httpx.get(f"{url}/healthz").json()
-    assert health == {"status": "ok", "database": "sqlite"}
+    assert health == {"status": "ok", "database": database}
     assert httpx.get(f"{url}/api/v1/artifacts").status_code == 401
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
         assert client.get("/api/v1/openapi.json").json()["info"]["title"]
