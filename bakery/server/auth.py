@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from bakery.registry import models as m
@@ -35,6 +37,8 @@ SESSION_COOKIE = "bakery_session"
 _CACHE_SECONDS = 30.0
 _CACHE_MAX = 1024
 _CONCURRENT_CHECKS = 2
+#: documents the scheme in the OpenAPI spec; the header is checked by :func:`bearer`
+BEARER_SCHEME = HTTPBearer(auto_error=False, description="A Bakery API token: bkr_<id>_<secret>")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bakery"'}
 
 
@@ -106,10 +110,13 @@ def bearer(request: Request) -> Principal:
     return _principal(info)
 
 
-def require(role: str) -> Callable[[Request], Principal]:
+def require(role: str) -> Callable[..., Principal]:
     """A FastAPI dependency: the caller, who must hold ``role`` (or a greater one)."""
 
-    def dependency(request: Request) -> Principal:
+    def dependency(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)],
+    ) -> Principal:
         principal = bearer(request)
         if not principal.may(role):
             raise ApiError(403, f"this needs the {role} role; the token is a {principal.role}")
