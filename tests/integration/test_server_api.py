@@ -100,6 +100,10 @@ def test_health_and_openapi(live_server: LiveServer, spec: dict[str, Any]) -> No
     ):
         assert wanted in paths
     assert spec["openapi"].startswith("3.")
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert spec["paths"]["/api/v1/tokens"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in spec["paths"]["/healthz"]["get"]
+    assert "/login" not in paths  # the UI is not part of the API
 
 
 # -- roles ----------------------------------------------------------------------------------
