@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_push.py [--rounds 3]
 
-Writes benchmarks/results-push.md and benchmarks/results-push.json. The image (5 gzip layers of
+Writes benchmarks/results-push.md (with every round's figures). The image (5 gzip layers of
 100 MiB of random bytes each, stored blocks) is made once in a tmp layout. Each round starts a
 fresh CNCF distribution registry (`docker-registry serve`, storage in a tmp dir) per tool, so
 no blob is there before the first push; the order of the tools alternates between rounds.
@@ -259,7 +259,6 @@ def report(
         "runs": {"bakery": bakery_runs, "crane": crane_runs, "oras-py": oras_runs},
     }
     out = REPO / "benchmarks"
-    (out / "results-push.json").write_text(json.dumps(results, indent=2) + "\n")
     r = results["ratios"]
     lines = [
         "# Push / pull benchmark: bakery vs crane",
