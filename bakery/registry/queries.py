@@ -173,16 +173,23 @@ def artifacts_with_package(
         .select_from(m.ArtifactPackage)
         .where(m.ArtifactPackage.package_id.in_(matching))
     ).scalar_one()
+    # the page is cut from the link index alone; only its rows are joined to their artifacts
+    link = m.ArtifactPackage
+    page = (
+        select(link.package_id, link.artifact_id)
+        .where(link.package_id.in_(matching))
+        .order_by(link.package_id, link.artifact_id)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
     rows = session.execute(
         select(
             m.Artifact.digest, m.Artifact.name, m.Package.name, m.Package.version, m.Package.purl
         )
-        .join(m.ArtifactPackage, m.ArtifactPackage.package_id == m.Package.id)
-        .join(m.Artifact, m.Artifact.id == m.ArtifactPackage.artifact_id)
-        .where(where)
-        .order_by(m.ArtifactPackage.package_id, m.ArtifactPackage.artifact_id)
-        .limit(limit)
-        .offset(offset)
+        .join(page, page.c.artifact_id == m.Artifact.id)
+        .join(m.Package, m.Package.id == page.c.package_id)
+        .order_by(page.c.package_id, page.c.artifact_id)
     )
     return int(total), [PackageHit(*row) for row in rows]
 

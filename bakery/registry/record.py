@@ -26,6 +26,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bakery.build.result import BakeResult
+from bakery.errors import UserError
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import ImageManifest
 from bakery.registry import models as m
@@ -33,6 +34,7 @@ from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover, cover_collection
 from bakery.registry.bulk import link_packages
 from bakery.registry.db import Registry, now
+from bakery.registry.refs import check_digest
 from bakery.registry.tags import record_tag
 from bakery.store import Store
 
@@ -122,6 +124,7 @@ class Recorded:
 
 def record_artifact(session: Session, fact: ArtifactFact, *, actor: str) -> Recorded:
     """Record ``fact`` in the current write transaction (idempotent per digest)."""
+    _check(fact)
     at = now()
     existing = session.scalars(select(m.Artifact).where(m.Artifact.digest == fact.digest)).first()
     covered: list[Covered] = []
@@ -146,6 +149,21 @@ def record_artifact(session: Session, fact: ArtifactFact, *, actor: str) -> Reco
     subject = {"digest": fact.digest, "name": fact.name, "tags": list(fact.tags)}
     seq = append(session, kind="bake", actor=actor, at=at, subject=subject, rows=covered)
     return Recorded(artifact.id, fact.digest, seq, created=existing is None)
+
+
+def _check(fact: ArtifactFact) -> None:
+    """Refuse facts the tables would refuse less clearly (the HTTP API passes them through)."""
+    check_digest(fact.digest)
+    for parent, relation in fact.parents:
+        check_digest(parent)
+        if relation not in ("recipe", "image"):
+            raise UserError(f"lineage relation {relation!r} is neither recipe nor image")
+    if fact.kind not in m.ARTIFACT_KINDS:
+        raise UserError(f"{fact.kind!r} is not an artifact kind", hint=", ".join(m.ARTIFACT_KINDS))
+    if fact.build is not None and fact.build.status not in m.BUILD_STATUSES:
+        raise UserError(f"{fact.build.status!r} is not a build status")
+    if fact.size < 0:
+        raise UserError("an artifact's size cannot be negative")
 
 
 def _has_build(session: Session, artifact_id: int) -> bool:
