@@ -40,6 +40,7 @@ from bakery.build.result import (
     BaseResult,
     LayerResult,
     OutputResult,
+    PackerResult,
     ScanSummary,
     StageResult,
     TestResult,
@@ -172,6 +173,10 @@ class Bake:
             with self._stage("test", f"{len(self.recipe.tests)} tests"):
                 tests = self._tests(config_desc, config)
                 tests += disk_stage.boot_tests(disk_ctx, disks)
+            packer: list[PackerResult] = []
+            if disks and disk_stage.packer_outputs(self.loaded):
+                with self._stage("packer", "packer build (qemu builder) of the disk"):
+                    packer = disk_stage.packer_builds(disk_ctx, disks)
             scan: ScanSummary | None = None
             if self.options.scan and not self.options.lock_mode:
                 with self._stage("scan", "SBOM, vulnerabilities, secrets, misconfig, policy"):
@@ -188,7 +193,7 @@ class Bake:
             if self._work.rootfs_valid:
                 self.store.keep_rootfs(self._chain(), self._work.rootfs)
         result = self._result(source, config_desc, outputs, tests, plan, scan)
-        return result.model_copy(update={"disks": tuple(disk_results)})
+        return result.model_copy(update={"disks": tuple(disk_results), "packer": tuple(packer)})
 
     @contextmanager
     def _stage(self, name: str, detail: str) -> Iterator[None]:

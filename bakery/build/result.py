@@ -61,6 +61,30 @@ class DiskResult(_Out):
     cached: bool
 
 
+class PackerFileResult(_Out):
+    path: str
+    digest: str
+    size: int
+
+
+class PackerArtifactResult(_Out):
+    build: str
+    builder_id: str
+    id: str
+    files: tuple[str, ...]
+
+
+class PackerResult(_Out):
+    """A ``packer build`` of a disk: the builder type, its artifacts and their files' digests."""
+
+    builder_type: str
+    #: the digest of the disk file Packer started from
+    disk: str
+    artifacts: tuple[PackerArtifactResult, ...]
+    files: tuple[PackerFileResult, ...]
+    cached: bool = False
+
+
 class ScanSummary(_Out):
     """The scan stage's verdict: counts per category, notes, the policy table."""
 
@@ -103,6 +127,7 @@ class BakeResult(_Out):
     layers: tuple[LayerResult, ...]
     outputs: tuple[OutputResult, ...]
     disks: tuple[DiskResult, ...] = ()
+    packer: tuple[PackerResult, ...] = ()
     base: BaseResult
     lineage: tuple[BaseResult, ...]
     source_date_epoch: int

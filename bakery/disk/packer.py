@@ -47,7 +47,16 @@ else:
 print(f"console showed {expect!r}: stopping the VM")
 with socket.socket(socket.AF_UNIX) as s:
     s.connect(monitor)
+    s.settimeout(30)
+    banner = b""
+    while b"(qemu)" not in banner:  # the monitor takes commands once it has prompted
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("the QEMU monitor closed before its prompt")
+        banner += chunk
     s.sendall(b"quit\\n")
+    while s.recv(4096):  # QEMU closes the monitor as it exits
+        pass
 """
 
 

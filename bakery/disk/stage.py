@@ -2,7 +2,8 @@
 and store and tag it with the image.
 
 The engine calls :func:`build_disks` after the image is exported (the rootfs is final),
-:func:`boot_tests` in its test stage and :func:`store_disks` in its store stage, so a failure
+:func:`boot_tests` in its test stage, :func:`packer_builds` after it (a ``packer`` output boots
+the disk with Packer's qemu builder) and :func:`store_disks` in its store stage, so a failure
 anywhere before the store stage leaves no disk in the store and no tag. A disk file is cached
 by the image config (which names every layer), its definition and the epoch: a warm re-bake
 stores nothing new and rebuilds nothing.
@@ -10,14 +11,23 @@ stores nothing new and rebuilds nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bakery.build.cache import StepCache, TestRecord, cache_key
-from bakery.build.result import DiskResult, TestResult
+from bakery.build.result import (
+    DiskResult,
+    PackerArtifactResult,
+    PackerFileResult,
+    PackerResult,
+    TestResult,
+)
 from bakery.checks.boot import boot_test
-from bakery.disk import artifact
+from bakery.disk import artifact, packer
 from bakery.disk.bootloader import MissingKernel
 from bakery.disk.ext4 import DiskTooSmall
 from bakery.disk.geometry import parse_size
@@ -26,7 +36,7 @@ from bakery.errors import ImageTestError, UserError
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import Descriptor
 from bakery.recipe.loader import LoadedRecipe
-from bakery.recipe.model import BootTest, DiskOutputItem, step_definition
+from bakery.recipe.model import BootTest, DiskOutputItem, PackerOutputItem, step_definition
 
 #: bump when the disk layout changes, so cached disk files are not reused
 DISK_VERSION = 1
@@ -62,6 +72,11 @@ class DiskContext:
 def disk_outputs(loaded: LoadedRecipe) -> list[tuple[int, DiskOutputItem]]:
     """The recipe's disk outputs with their index in ``outputs``."""
     return [(i, o) for i, o in enumerate(loaded.recipe.outputs) if isinstance(o, DiskOutputItem)]
+
+
+def packer_outputs(loaded: LoadedRecipe) -> list[PackerOutputItem]:
+    """The recipe's packer outputs."""
+    return [o for o in loaded.recipe.outputs if isinstance(o, PackerOutputItem)]
 
 
 def build_disks(ctx: DiskContext) -> list[PendingDisk]:
@@ -111,11 +126,10 @@ def _build_raw(ctx: DiskContext, index: int, spec: DiskSpec, where: Path) -> Raw
 def boot_tests(ctx: DiskContext, disks: list[PendingDisk]) -> list[TestResult]:
     """Run the recipe's boot tests on its first bootable disk; ImageTestError if one fails."""
     tests = [t for t in ctx.loaded.recipe.tests if isinstance(t, BootTest)]
-    target = next((d for d in disks if d.output.disk.boot is not None), None)
-    if not tests or target is None:
+    found = _bootable(disks)
+    if not tests or found is None:
         return []
-    layer = target.cached.layer if target.cached is not None else None
-    file_digest = layer.digest if layer is not None else _built(target).digest
+    target, file_digest = found
     key = cache_key("boot-tests", file_digest, [step_definition(t) for t in tests])
     if ctx.use_cache and ctx.cache.get_tests(key) is not None:
         return [TestResult(name=t.name, passed=True, cached=True) for t in tests]
@@ -141,10 +155,74 @@ def boot_tests(ctx: DiskContext, disks: list[PendingDisk]) -> list[TestResult]:
     return results
 
 
-def _built(disk: PendingDisk) -> BuiltDisk:
-    if disk.built is None:
-        raise AssertionError("a cached disk has no built file")
-    return disk.built
+def packer_builds(ctx: DiskContext, disks: list[PendingDisk]) -> list[PackerResult]:
+    """Run each ``packer`` output's build on the first bootable disk; record its artifacts."""
+    outputs = packer_outputs(ctx.loaded)
+    found = _bootable(disks)
+    if not outputs or found is None:
+        return []
+    target, file_digest = found
+    results = []
+    for n, output in enumerate(outputs):
+        spec = output.packer
+        key = cache_key("packer", file_digest, step_definition(output))
+        cached = _read_packer(ctx.cache_dir, key) if ctx.use_cache else None
+        if cached is not None:
+            results.append(cached.model_copy(update={"cached": True}))
+            continue
+        work = ctx.workdir / f"packer-{n}"
+        fmt = target.output.disk.format
+        template = packer.qemu_template(
+            _disk_file(ctx, target),
+            fmt,
+            name=ctx.loaded.recipe.name,
+            workdir=work,
+            expect=spec.expect,
+            timeout=spec.timeout,
+        )
+        run = packer.run_packer(template, work, timeout=spec.timeout + 300)
+        result = PackerResult(
+            builder_type=run.builder_type,
+            disk=file_digest,
+            artifacts=tuple(
+                PackerArtifactResult(build=a.build, builder_id=a.builder_id, id=a.id, files=a.files)
+                for a in run.artifacts
+            ),
+            files=tuple(
+                PackerFileResult(path=f.path, digest=f.digest, size=f.size) for f in run.files
+            ),
+        )
+        _write_packer(ctx.cache_dir, key, result)
+        results.append(result)
+    return results
+
+
+def _read_packer(cache_dir: Path, key: str) -> PackerResult | None:
+    try:
+        return PackerResult.model_validate_json((cache_dir / "packer" / f"{key}.json").read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def _write_packer(cache_dir: Path, key: str, result: PackerResult) -> None:
+    path = cache_dir / "packer" / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(result.model_dump_json().encode())
+    os.replace(tmp, path)
+
+
+def _bootable(disks: list[PendingDisk]) -> tuple[PendingDisk, str] | None:
+    """The first bootable disk and the digest of its file (what boot tests and Packer use)."""
+    for disk in disks:
+        if disk.output.disk.boot is None:
+            continue
+        if disk.built is not None:
+            return disk, disk.built.digest
+        if disk.cached is not None:
+            layer = disk.cached.layer
+            return disk, (layer.annotations or {}).get(artifact.ANN_DIGEST, layer.digest)
+    return None
 
 
 def _disk_file(ctx: DiskContext, disk: PendingDisk) -> Path:
@@ -154,7 +232,8 @@ def _disk_file(ctx: DiskContext, disk: PendingDisk) -> Path:
     if disk.cached is None:
         raise AssertionError("a pending disk is neither built nor cached")
     path = ctx.workdir / f"cached-{disk.index}.{disk.output.disk.format}"
-    artifact.extract(ctx.layout, disk.cached.layer, path)
+    if not path.exists():
+        artifact.extract(ctx.layout, disk.cached.layer, path)
     return path
 
 

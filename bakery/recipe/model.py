@@ -615,11 +615,30 @@ class DiskOutputItem(_Kinded):
     disk: DiskOutput
 
 
-_OUTPUTS = _OneOf("an output", (Output, DiskOutputItem))
+class PackerOutput(_Model):
+    """Packer's qemu builder boots the recipe's disk; its artifacts are recorded."""
 
-#: One thing a bake produces: the OCI image or a disk image; one kind key says which.
+    builder: Literal["qemu"] = "qemu"
+    expect: NonEmptyStr = Field(
+        default="login:", description="The console text after which the VM is stopped."
+    )
+    timeout: int = Field(default=300, ge=1, le=3600, description="Seconds.")
+
+
+class PackerOutputItem(_Kinded):
+    """``packer: {...}``: run ``packer build`` on the recipe's bootable disk (Packer 1.6.6)."""
+
+    kind: ClassVar[str] = "packer"
+    packer: PackerOutput
+
+
+_OUTPUTS = _OneOf("an output", (Output, DiskOutputItem, PackerOutputItem))
+
+#: One thing a bake produces: the OCI image, a disk image, or a Packer build of the disk.
 AnyOutput: TypeAlias = Annotated[
-    Annotated[Output, Tag("oci")] | Annotated[DiskOutputItem, Tag("disk")],
+    Annotated[Output, Tag("oci")]
+    | Annotated[DiskOutputItem, Tag("disk")]
+    | Annotated[PackerOutputItem, Tag("packer")],
     Discriminator(_OUTPUTS.tag),
     BeforeValidator(_OUTPUTS.check),
 ]
@@ -805,7 +824,7 @@ class Recipe(_Model):
         if version is None:
             return outputs
         outputs = outputs or (Output(oci=OciOutput()),)
-        if all(_tags_of(output) for output in outputs):
+        if all(_tags_of(o) or isinstance(o, PackerOutputItem) for o in outputs):
             return outputs
         if re.match(TAG_PATTERN, version) is None:
             raise _located(
@@ -864,11 +883,20 @@ class Recipe(_Model):
                     "a boot test needs a disk output with boot: uefi",
                     ("tests", i),
                 )
+        for i, output in enumerate(self.outputs):
+            if isinstance(output, PackerOutputItem) and not bootable:
+                raise _located(
+                    "packer_output",
+                    "a packer output needs a disk output with boot: uefi",
+                    ("outputs", i),
+                )
 
 
 def _tags_of(output: AnyOutput) -> tuple[str, ...]:
-    """The tags an output asks for."""
-    return output.oci.tags if isinstance(output, Output) else output.disk.tags
+    """The tags an output asks for (a Packer build is recorded, not tagged)."""
+    if isinstance(output, Output):
+        return output.oci.tags
+    return output.disk.tags if isinstance(output, DiskOutputItem) else ()
 
 
 def _tagged(output: AnyOutput, version: str) -> AnyOutput:
@@ -878,6 +906,6 @@ def _tagged(output: AnyOutput, version: str) -> AnyOutput:
             return output
         tags = (f"{version}-{output.disk.format}",)
         return output.model_copy(update={"disk": output.disk.model_copy(update={"tags": tags})})
-    if output.oci.tags:
+    if isinstance(output, PackerOutputItem) or output.oci.tags:
         return output
     return output.model_copy(update={"oci": output.oci.model_copy(update={"tags": (version,)})})

@@ -14,7 +14,7 @@ from bakery.disk.bootloader import MissingKernel, find_kernel, grub_config
 from bakery.disk.ext4 import _debugfs_script
 from bakery.errors import BuildError, RecipeError, UserError
 from bakery.recipe import load_recipe
-from bakery.recipe.model import BootTest, DiskOutputItem, Output
+from bakery.recipe.model import BootTest, DiskOutputItem, Output, PackerOutputItem
 
 HEAD = 'apiVersion: bakery.dev/v1\nname: golden/vm\nversion: "1"\nbase: scratch\n'
 
@@ -182,6 +182,19 @@ def test_disk_only_recipe_has_no_default_image_output(tmp_path: Path) -> None:
     assert isinstance(disk, DiskOutputItem) and disk.disk.format == "qcow2"
 
 
+def test_packer_output_goes_with_a_bootable_disk(tmp_path: Path) -> None:
+    text = "outputs:\n  - disk: {}\n  - packer: {timeout: 200}\n"
+    recipe = load_recipe(write(tmp_path, text)).recipe
+    disk, packer = recipe.outputs
+    assert isinstance(packer, PackerOutputItem)
+    assert (packer.packer.builder, packer.packer.expect, packer.packer.timeout) == (
+        "qemu",
+        "login:",
+        200,
+    )
+    assert isinstance(disk, DiskOutputItem) and disk.disk.tags == ("1-qcow2",)
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
@@ -189,6 +202,8 @@ def test_disk_only_recipe_has_no_default_image_output(tmp_path: Path) -> None:
         ("outputs:\n  - disk: {size: 4GB}\n", 6, "invalid disk size '4GB'"),
         ("outputs:\n  - disk: {boot: coreboot}\n", 6, "outputs[0].disk.boot"),
         ("tests:\n  - boot: {expect: x}\n", 6, "a boot test needs a disk output"),
+        ("outputs:\n  - oci: {}\n  - packer: {}\n", 7, "a packer output needs a disk output"),
+        ("outputs:\n  - disk: {}\n  - packer: {builder: amazon-ebs}\n", 7, "builder"),
         ("outputs:\n  - disk: {}\n  - oci: {tags: [1-qcow2]}\n", 7, "duplicate tag '1-qcow2'"),
     ],
 )
