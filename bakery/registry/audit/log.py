@@ -156,10 +156,28 @@ def finish_write(session: Session, signer: Signer, at: datetime) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(_PG_FINISH, _pg_columns(pending, edge, checkpoint))
         return
-    connection.execute(_INSERT_ENTRY, pending.entries)
-    connection.execute(_INSERT_NODE, pending.nodes)
-    connection.execute(_MOVE_HEAD, {"new_size": pending.size, "new_frontier": edge})
-    connection.execute(_INSERT_CHECKPOINT, checkpoint)
+    # SQLite: plain DB-API statements (the per-statement cost of building one is the hot spot)
+    stamp = _sqlite_time
+    connection.exec_driver_sql(
+        "INSERT INTO audit_entries (seq, kind, actor, at, data) VALUES (?, ?, ?, ?, ?)",
+        [(e["seq"], e["kind"], e["actor"], stamp(e["at"]), e["data"]) for e in pending.entries],
+    )
+    connection.exec_driver_sql(
+        "INSERT INTO audit_nodes (pos, hash) VALUES (?, ?)",
+        [(n["pos"], n["hash"]) for n in pending.nodes],
+    )
+    connection.exec_driver_sql(
+        "UPDATE audit_head SET size = ?, frontier = ? WHERE id = 1", (pending.size, edge)
+    )
+    connection.exec_driver_sql(
+        "INSERT INTO audit_checkpoints (size, root, note, at) VALUES (?, ?, ?, ?)",
+        (pending.size, tree_root, note, stamp(at)),
+    )
+
+
+def _sqlite_time(at: datetime) -> str:
+    """A UTC time as SQLAlchemy stores DATETIME in SQLite (and reads back)."""
+    return _naive(at).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _naive(at: datetime) -> datetime:
