@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -93,9 +94,13 @@ class Signer:
         raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         return cls(name=_check_name(name), private=raw)
 
-    @property
+    @functools.cached_property
+    def _key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.private)
+
+    @functools.cached_property
     def verifier(self) -> Verifier:
-        key = Ed25519PrivateKey.from_private_bytes(self.private).public_key()
+        key = self._key.public_key()
         return Verifier(self.name, key.public_bytes(Encoding.Raw, PublicFormat.Raw))
 
     def encode(self) -> str:
@@ -116,7 +121,7 @@ class Signer:
     def sign(self, text: str) -> str:
         """The signed note: ``text``, a blank line, one signature line."""
         _check_text(text)
-        signature = Ed25519PrivateKey.from_private_bytes(self.private).sign(text.encode())
+        signature = self._key.sign(text.encode())
         blob = base64.b64encode(self.verifier.hash + signature).decode()
         return f"{text}\n{DASH} {self.name} {blob}\n"
 
