@@ -131,7 +131,7 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise UserError(
-            f"{url!r} is not a database URL",
+            "the database URL is not valid",  # never echoed: it may hold a password
             hint="use e.g. postgresql+psycopg://user@host/db or sqlite:///path/bakery.db",
         ) from exc
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):

@@ -739,3 +739,18 @@ def test_disks_are_recorded_as_descendants_of_their_image(
         assert [(n.digest, n.distance) for n in nodes] == [(digest(1), -1), (digest(50), 0)]
         row = s.scalars(select(m.Artifact).where(m.Artifact.digest == digest(50))).one()
         assert (row.kind, row.size) == ("disk", 123_456)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://admin:s3cret-pw@127.0.0.1:1/nowhere",  # nothing listens on port 1
+        "not a url :s3cret-pw@",
+        "mysql://admin:s3cret-pw@localhost/db",
+    ],
+)
+def test_database_errors_never_show_the_password(tmp_path: Path, url: str) -> None:
+    done = bakery("query", "builds", "golden/nginx", "--store", tmp_path, "--database-url", url)
+    assert done.returncode in (1, 2), done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
+    assert done.stderr.startswith("error:") and "hint:" in done.stderr
