@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -99,6 +99,21 @@ class BakeOptions:
     #: the day allowlist expiry dates are judged against
     today: date = field(default_factory=date.today)
     reporter: Reporter = field(default_factory=SilentReporter)
+    #: called with each recipe's result (a parent's too) once its image is tagged, with the
+    #: recipe and when its bake started: signing, recording and pushing hang here
+    on_baked: Callable[[BakeResult, LoadedRecipe, datetime], None] | None = None
+    #: called before a bake builds on a base image; raises to refuse it (revoked, unsigned)
+    check_base: Callable[[BaseToCheck], None] | None = None
+
+
+@dataclass(frozen=True)
+class BaseToCheck:
+    """A base image a recipe is about to build on."""
+
+    ref: str
+    digest: str
+    kind: Literal["image", "recipe"]
+    recipe: LoadedRecipe
 
 
 def bake(recipe_path: Path, options: BakeOptions) -> BakeResult:
@@ -152,6 +167,13 @@ class Bake:
     # -- the pipeline ---------------------------------------------------------------------
 
     def run(self) -> BakeResult:
+        started = datetime.now(UTC)
+        result = self._run()
+        if self.options.on_baked is not None and not self.options.lock_mode:
+            self.options.on_baked(result, self.loaded, started)
+        return result
+
+    def _run(self) -> BakeResult:
         with self.store.work_dir() as work_dir:
             self._work = _Work(work_dir)
             self._work.scratch.mkdir()
@@ -291,6 +313,8 @@ class Bake:
             ref = base.image
             digest = plan.base_digest or oci.resolve(base.image).digest
             kind = "image"
+        if self.options.check_base is not None:
+            self.options.check_base(BaseToCheck(ref, digest, kind, self.loaded))
         manifest = oci.read_manifest(digest)
         if not isinstance(manifest, ImageManifest):
             raise UserError(f"base {ref} is an index, not an image manifest")

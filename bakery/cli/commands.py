@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from bakery.build.engine import BakeOptions, bake
+from bakery.build.result import BakeResult
 from bakery.cli.options import err, out, store_option
 from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
 from bakery.cli.scanning import db_group, sbom_command, scan_command
@@ -20,6 +23,9 @@ from bakery.disk.convert import FORMATS as DISK_FORMATS
 from bakery.errors import EXIT_FAILURE, StoreError, UserError
 from bakery.oci.archive import export_docker_archive, export_oci_archive
 from bakery.oci.model import ImageManifest
+from bakery.publish import Context as PublishContext
+from bakery.publish import Published, PublishOptions, check_base, publish
+from bakery.recipe.loader import LoadedRecipe
 from bakery.recipe.lock import lock_path_for, render_lock, write_lock
 from bakery.recipe.schema import render_schema
 from bakery.store import Store
@@ -41,6 +47,29 @@ recipe_argument = click.argument(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Policy file (default: the recipe's `policy:`, else the built-in policy).",
 )
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="BAKERY_SIGNING_KEY",
+    help="cosign.key to sign with (env BAKERY_SIGNING_KEY; password in COSIGN_PASSWORD). "
+    "Default: the store's development key.",
+)
+@click.option("--no-sign", is_flag=True, help="Do not sign or attest what the bake made.")
+@click.option("--no-record", is_flag=True, help="Do not record the bake in the metadata registry.")
+@click.option(
+    "--database-url",
+    envvar="BAKERY_DATABASE_URL",
+    help="Record into this database (postgresql+psycopg://…; env BAKERY_DATABASE_URL) "
+    "instead of the store's SQLite.",
+)
+@click.option(
+    "--push",
+    "push_to",
+    metavar="DEST",
+    help="Push the image (with its signatures and SBOMs) to HOST/REPO[:TAG]; without a tag, "
+    "under each of the recipe's tags.",
+)
+@click.option("--insecure", is_flag=True, help="--push: allow plain HTTP to a non-loopback host.")
 def bake_command(
     recipe: Path,
     store_dir: Path,
@@ -49,25 +78,63 @@ def bake_command(
     locked: bool,
     no_scan: bool,
     policy: Path | None,
+    key: Path | None,
+    no_sign: bool,
+    no_record: bool,
+    database_url: str | None,
+    push_to: str | None,
+    insecure: bool,
 ) -> None:
-    """Bake RECIPE into the local store and tag it.
+    """Bake RECIPE into the local store, tag, sign, record and (with --push) push it.
 
-    Uses RECIPE.lock (beside the recipe) when it exists and is current.
+    Uses RECIPE.lock (beside the recipe) when it exists and is current. Every recipe the
+    bake bakes (a parent too) is signed (SLSA provenance, SBOM and scan attestations) and
+    recorded in the metadata registry; only RECIPE's image is pushed.
     """
+    store = Store.open(store_dir)
+    publishing = PublishOptions(
+        sign=not no_sign,
+        key=key,
+        record=not no_record,
+        database_url=database_url,
+        push=push_to,
+        insecure=insecure,
+    )
+    reporter = ConsoleReporter(err)
+    context = PublishContext(store, dict(os.environ), Path.home(), reporter)
+    published: list[Published] = []
+    top = recipe.resolve()
+
+    def on_baked(result: BakeResult, loaded: LoadedRecipe, started: datetime) -> None:
+        done, notice = publish(
+            context,
+            result,
+            loaded.path,
+            publishing,
+            started=started,
+            finished=datetime.now(UTC),
+            push=loaded.path == top,
+        )
+        if notice:
+            err.print(f"[yellow]note:[/] {notice}", markup=True)
+        published.append(done)
+
     options = BakeOptions(
-        store=Store.open(store_dir),
-        environ=dict(os.environ),
+        store=store,
+        environ=context.environ,
         use_cache=not no_cache,
         locked=locked,
         scan=not no_scan,
         policy=policy,
-        reporter=ConsoleReporter(err),
+        reporter=reporter,
+        on_baked=on_baked,
+        check_base=partial(check_base, store, database_url) if not no_record else None,
     )
     result = bake(recipe, options)
     if as_json:
-        click.echo(bake_json(result))
+        click.echo(bake_json(result, published))
     else:
-        out.print(bake_summary(result))
+        out.print(bake_summary(result, published[-1] if published else None))
 
 
 @click.command("lock")

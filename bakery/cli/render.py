@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.status import Status
 from rich.table import Table
 
 from bakery.build.result import BakeResult
+from bakery.publish import Published
 
 
 class ConsoleReporter:
@@ -42,7 +44,7 @@ class ConsoleReporter:
             self._status = None
 
 
-def bake_summary(result: BakeResult) -> Table:
+def bake_summary(result: BakeResult, published: Published | None = None) -> Table:
     """A short table of what a bake produced."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
@@ -61,6 +63,7 @@ def bake_summary(result: BakeResult) -> Table:
         ("locked", "yes" if result.locked else "no"),
         ("SOURCE_DATE_EPOCH", f"{result.source_date_epoch} (from {result.source_date_epoch_from})"),
         ("time", f"{sum(s.seconds for s in result.stages):.2f}s"),
+        *_published_rows(published),
     ]
     for key, value in rows:
         table.add_row(key, value)
@@ -93,9 +96,37 @@ def _tests_line(result: BakeResult) -> str:
     return f"{len(result.tests)} passed" + (f" ({cached} cached)" if cached else "")
 
 
-def bake_json(result: BakeResult) -> str:
-    """The ``--json`` document of a bake."""
+def _published_rows(published: Published | None) -> list[tuple[str, str]]:
+    """Rows saying how the image was signed, recorded and pushed."""
+    if published is None:
+        return []
+    rows = []
+    if published.signed_with:
+        key = "development key" if published.development_key else "key"
+        rows.append(
+            (
+                "signed",
+                f"{key} {published.signed_with[:16]}…, "
+                f"{len(published.predicate_types)} attestations",
+            )
+        )
+    if published.audit_entry is not None:
+        rows.append(("recorded", f"audit entry {published.audit_entry}"))
+    if published.pushed_to:
+        rows.append(
+            (
+                "pushed",
+                f"{published.pushed_to} ({published.blobs_pushed} blobs sent, "
+                f"{published.blobs_skipped} already there)",
+            )
+        )
+    return rows
+
+
+def bake_json(result: BakeResult, published: Sequence[Published] = ()) -> str:
+    """The ``--json`` document of a bake; ``published``: what each recipe's publishing did."""
     data: dict[str, Any] = result.model_dump(mode="json", exclude={"lock"})
+    data["published"] = [p.model_dump(mode="json") for p in published]
     return json.dumps(data, indent=2, sort_keys=False)
 
 

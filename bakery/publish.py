@@ -1,0 +1,233 @@
+"""After a bake: sign, record and push what it made.
+
+These stages run once an image is tagged in the local store, for every recipe a bake baked
+(a parent recipe too), in this order:
+
+1. **sign**: the image digest is signed and its SLSA provenance, CycloneDX SBOM and scan result
+   are attested, in cosign's formats (with the given key, else the store's development key);
+2. **record**: the bake, its lineage, packages, findings, signature and attestations go into
+   the metadata registry (the store's SQLite, or ``--database-url``), with an audit entry;
+3. **push**: the image, its referrers and its signature tags go to a registry.
+
+A failure stops the rest and says which stage failed; what earlier stages did stays valid
+(a signed but unrecorded image can be recorded later).
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from bakery.build.engine import BaseToCheck
+from bakery.build.report import Reporter, SilentReporter
+from bakery.build.result import BakeResult
+from bakery.store import Store
+
+if TYPE_CHECKING:
+    from bakery.sign.keys import SigningKey
+
+
+class PublishOptions(BaseModel):
+    """What to do after each bake (built by the CLI)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sign: bool = True
+    #: a cosign-format private key (password in COSIGN_PASSWORD); None: the development key
+    key: Path | None = None
+    record: bool = True
+    database_url: str | None = None
+    #: ``HOST/REPO[:TAG]`` to push the top-level image to
+    push: str | None = None
+    insecure: bool = False
+
+
+class Published(BaseModel):
+    """What publishing one bake did (``--json`` carries it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    digest: str
+    signed_with: str | None = None
+    predicate_types: tuple[str, ...] = ()
+    development_key: bool = False
+    audit_entry: int | None = None
+    pushed_to: str | None = None
+    blobs_pushed: int | None = None
+    blobs_skipped: int | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a bake ran: the store, the environment, the user's home (for credentials), and
+    where progress goes."""
+
+    store: Store
+    environ: Mapping[str, str]
+    home: Path
+    reporter: Reporter = field(default_factory=SilentReporter)
+
+    @contextmanager
+    def stage(self, recipe: str, name: str, detail: str) -> Iterator[None]:
+        """Report a publishing stage like the bake's own stages."""
+        self.reporter.stage_started(recipe, name, detail)
+        start = time.monotonic()
+        yield
+        self.reporter.stage_done(recipe, name, time.monotonic() - start, detail)
+
+
+def publish(
+    context: Context,
+    result: BakeResult,
+    recipe_path: Path,
+    options: PublishOptions,
+    *,
+    started: datetime,
+    finished: datetime,
+    push: bool,
+) -> tuple[Published, str | None]:
+    """Sign, record and (when ``push``) push one bake. Returns what was done and a notice to
+    show the user (the development key was used), if any."""
+    published = Published(name=result.name, digest=result.digest)
+    notice = None
+    if options.sign:
+        from bakery.sign.bake import sign_bake
+
+        with context.stage(result.name, "sign", "signature, provenance, SBOM, scan"):
+            signing = sign_bake(
+                context.store,
+                result,
+                recipe_path,
+                key=_signing_key(options.key, context.environ),
+                started=started,
+                finished=finished,
+            )
+        notice = signing.notice
+        published = published.model_copy(
+            update={
+                "signed_with": signing.public_key.key_id,
+                "predicate_types": signing.predicate_types,
+                "development_key": signing.development_key,
+            }
+        )
+    if options.record:
+        where = "PostgreSQL" if options.database_url else "the store's registry"
+        with context.stage(result.name, "record", where):
+            entry = _record(context, result, recipe_path, options, published, started, finished)
+        published = published.model_copy(update={"audit_entry": entry})
+    if push and options.push:
+        with context.stage(result.name, "push", options.push):
+            published = _push(context, result, options.push, options.insecure, published)
+    return published, notice
+
+
+def _push(
+    context: Context, result: BakeResult, dest: str, insecure: bool, published: Published
+) -> Published:
+    """Push the image to ``dest``; with no tag in ``dest``, under each of the bake's tags (the
+    blobs go once: later pushes find them present)."""
+    from bakery.distribute.reference import Reference
+    from bakery.distribute.session import push_image
+
+    target = Reference.parse(dest)
+    tags = [tag.rpartition(":")[2] for tag in result.tags]
+    destinations = (
+        [dest] if target.tag or target.digest or not tags else [f"{dest}:{tag}" for tag in tags]
+    )
+    pushed, skipped = 0, 0
+    for destination in destinations:
+        done = push_image(
+            context.store.oci,
+            result.digest,
+            destination,
+            environ=context.environ,
+            home=context.home,
+            insecure=insecure,
+        )
+        pushed += done.blobs_pushed
+        skipped += done.blobs_skipped
+    return published.model_copy(
+        update={
+            "pushed_to": ", ".join(destinations),
+            "blobs_pushed": pushed,
+            "blobs_skipped": skipped,
+        }
+    )
+
+
+def _signing_key(path: Path | None, environ: Mapping[str, str]) -> SigningKey | None:
+    """The key at ``path`` (its password from COSIGN_PASSWORD), or None for the dev key."""
+    if path is None:
+        return None
+    from bakery.sign.keys import load_signing_key
+
+    return load_signing_key(path, environ.get("COSIGN_PASSWORD", "").encode())
+
+
+def _record(
+    context: Context,
+    result: BakeResult,
+    recipe_path: Path,
+    options: PublishOptions,
+    published: Published,
+    started: datetime,
+    finished: datetime,
+) -> int | None:
+    """Record the bake, then its signature and attestations; the last audit entry's number."""
+    from bakery.registry.db import open_registry
+    from bakery.registry.record import record_bake
+    from bakery.registry.signatures import record_signature
+
+    registry = open_registry(context.store.root, options.database_url)
+    try:
+        recorded = record_bake(
+            registry,
+            result,
+            context.store,
+            recipe_path=recipe_path,
+            started_at=started,
+            finished_at=finished,
+        )
+        entry = recorded.audit_entry
+        key_id = published.signed_with
+        if key_id is not None:
+            actor = getpass.getuser()
+            entry = record_signature(registry, result.digest, key_id=key_id, actor=actor)
+            for predicate_type in published.predicate_types:
+                entry = record_signature(
+                    registry,
+                    result.digest,
+                    key_id=key_id,
+                    actor=actor,
+                    kind="attestation",
+                    predicate_type=predicate_type,
+                )
+        return entry
+    finally:
+        registry.dispose()
+
+
+def check_base(store: Store, database_url: str | None, base: BaseToCheck) -> None:
+    """Refuse a base the metadata registry knows as revoked (before anything is built on it).
+
+    With no database yet (a new store, no ``--database-url``) nothing can have been revoked.
+    """
+    from bakery.registry.db import DB_FILE, open_registry
+    from bakery.registry.revocation import ensure_not_revoked
+
+    if database_url is None and not (store.root / DB_FILE).exists():
+        return
+    registry = open_registry(store.root, database_url)
+    try:
+        ensure_not_revoked(registry, base.digest, what=f"base {base.ref}")
+    finally:
+        registry.dispose()
