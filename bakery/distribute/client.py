@@ -17,6 +17,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,9 +90,26 @@ def _error_detail(response: httpx.Response) -> str:
         return response.reason_phrase
 
 
-def scheme_for(registry: str, *, insecure: bool) -> str:
-    """``http`` for loopback registries or with ``insecure``, else ``https``."""
-    return "http" if insecure or is_loopback(registry) else "https"
+def _tls_refused(exc: BaseException) -> bool:
+    """True when a TLS handshake failed because the server does not speak TLS (it answered in
+    plain HTTP), as opposed to a certificate that does not verify."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return False
+        if isinstance(cause, ssl.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _cert_failed(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class RegistryClient:
@@ -107,12 +125,14 @@ class RegistryClient:
     ) -> None:
         self.registry = registry
         self.options = options or ClientOptions()
-        self.base_url = httpx.URL(
-            f"{scheme_for(registry, insecure=self.options.insecure)}://{registry}"
-        )
+        #: https, verified, unless the registry is on loopback or ``insecure`` is set: then the
+        #: first request probes https (unverified with ``insecure``) and falls back to http
+        self._scheme = None if self.options.insecure or is_loopback(registry) else "https"
+        self._probe_lock = threading.Lock()
+        self._count_lock = threading.Lock()
         timeout = httpx.Timeout(self.options.timeout, connect=min(10.0, self.options.timeout))
         self._http = httpx.Client(
-            verify=True,
+            verify=not self.options.insecure,
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
@@ -120,7 +140,6 @@ class RegistryClient:
             headers={"User-Agent": "bakery"},
         )
         self.auth = Authenticator(registry, credentials, self._http, insecure=self.options.insecure)
-        self._lock = threading.Lock()
         self._requests = 0
 
     @property
@@ -138,6 +157,36 @@ class RegistryClient:
         self.close()
 
     # -- the one request path ---------------------------------------------------------------
+
+    @property
+    def base_url(self) -> httpx.URL:
+        """``https://REGISTRY``, or ``http://`` for a loopback / insecure one without TLS."""
+        if self._scheme is None:
+            with self._probe_lock:
+                if self._scheme is None:
+                    self._scheme = self.options.retry.call(self._probe)
+        return httpx.URL(f"{self._scheme}://{self.registry}")
+
+    def _probe(self) -> str:
+        """Does the registry speak TLS? Any HTTP answer over https says yes."""
+        try:
+            _discard(self._http.get(f"https://{self.registry}/v2/"))
+        except httpx.ConnectError as exc:
+            if _cert_failed(exc):
+                raise RegistryError(
+                    f"the TLS certificate of registry {self.registry} does not verify: {exc}",
+                    hint="trust its CA (SSL_CERT_FILE=ca.pem), or skip verification with "
+                    "--insecure",
+                ) from exc
+            if _tls_refused(exc):
+                return "http"
+            raise TransientError(
+                f"cannot connect to registry {self.registry}: {exc}",
+                hint=f"check that a registry answers at {self.registry}",
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientError(f"cannot connect to registry {self.registry}: {exc}") from exc
+        return "https"
 
     def _url(self, path: str) -> httpx.URL:
         return self.base_url.join(path)
@@ -183,19 +232,23 @@ class RegistryClient:
         return response
 
     def _dispatch(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
-        with self._lock:
+        with self._count_lock:
             self._requests += 1
         try:
             return self._http.send(request, stream=stream)
         except httpx.UnsupportedProtocol as exc:
             raise RegistryError(f"cannot talk to registry {self.registry}: {exc}") from exc
         except httpx.ConnectError as exc:
+            if _cert_failed(exc):
+                raise RegistryError(
+                    f"the TLS certificate of registry {self.registry} does not verify: {exc}",
+                    hint="trust its CA (SSL_CERT_FILE=ca.pem), or skip verification with "
+                    "--insecure",
+                ) from exc
             hint = (
-                f"check that a registry answers at {self.base_url} "
+                f"check that a registry answers at {request.url.scheme}://{self.registry} "
                 "(plain HTTP only for loopback hosts or with --insecure)"
             )
-            if "SSL" in str(exc) or "certificate" in str(exc):
-                hint = "the registry's TLS certificate does not verify; --insecure skips TLS"
             raise TransientError(
                 f"cannot connect to registry {self.registry}: {exc}", hint=hint
             ) from exc

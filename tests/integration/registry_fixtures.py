@@ -2,6 +2,7 @@
 
 ``registry``         no auth
 ``basic_registry``   htpasswd (bcrypt) Basic auth, user ``alice`` / ``wonderland``
+``tls_registry``     https only, a self-signed certificate for 127.0.0.1
 ``token_registry``   ``auth: token:`` against :class:`TokenServer`, a small token service here:
                      a self-signed certificate (``cryptography``) is the registry's
                      rootcertbundle and signs RS256 JWTs (PyJWT) carrying it in ``x5c``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import random
 import socket
@@ -77,6 +79,7 @@ class Registry:
     process: subprocess.Popen[bytes]
     log: Path
     token_server: TokenServer | None = None
+    certificate: Path | None = None
 
     def ref(self, path: str) -> str:
         return f"{self.host}/{path}"
@@ -90,8 +93,12 @@ class Registry:
             self.process.wait()
 
 
-def start_registry(tmp: Path, auth: dict[str, Any] | None = None) -> Registry:
-    """Start docker-registry with storage in ``tmp`` and wait until it answers /v2/."""
+def start_registry(
+    tmp: Path, auth: dict[str, Any] | None = None, *, tls: tuple[Path, Path] | None = None
+) -> Registry:
+    """Start docker-registry with storage in ``tmp`` and wait until it answers /v2/.
+
+    ``tls`` is (certificate, key): the registry then speaks https only."""
     require_tools("docker-registry")
     port = free_port()
     root = tmp / "storage"
@@ -104,6 +111,8 @@ def start_registry(tmp: Path, auth: dict[str, Any] | None = None) -> Registry:
     }
     if auth:
         config["auth"] = auth
+    if tls:
+        config["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
     config_path = tmp / "registry.yml"
     config_path.write_text(json.dumps(config))  # JSON is YAML
     log = tmp / "registry.log"
@@ -117,7 +126,8 @@ def start_registry(tmp: Path, auth: dict[str, Any] | None = None) -> Registry:
         if process.poll() is not None:
             pytest.fail(f"docker-registry exited: {log.read_text()[-2000:]}", pytrace=False)
         try:
-            httpx.get(f"http://{registry.host}/v2/", timeout=1)
+            scheme = "https" if tls else "http"
+            httpx.get(f"{scheme}://{registry.host}/v2/", timeout=1, verify=False)
             return registry
         except httpx.TransportError:
             time.sleep(0.05)
@@ -129,6 +139,48 @@ def start_registry(tmp: Path, auth: dict[str, Any] | None = None) -> Registry:
 def registry(tmp_path: Path) -> Iterator[Registry]:
     """A registry without auth."""
     running = start_registry(tmp_path / "registry")
+    yield running
+    running.stop()
+
+
+def self_signed(tmp: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate (CA and server at once) for IP 127.0.0.1 and localhost."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    san = x509.SubjectAlternativeName(
+        [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(san, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "registry.crt", tmp / "registry.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_registry(tmp_path: Path) -> Iterator[Registry]:
+    """A registry speaking https only, with a self-signed certificate (``.certificate``)."""
+    cert, key = self_signed(tmp_path)
+    running = start_registry(tmp_path / "registry", tls=(cert, key))
+    running.certificate = cert
     yield running
     running.stop()
 

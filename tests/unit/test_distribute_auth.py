@@ -152,9 +152,8 @@ def test_basic_auth_sent_after_challenge_only() -> None:
         return httpx.Response(200, json={"tags": []})
 
     client = RegistryClient(
-        "127.0.0.1:5000", credentials=Credentials("u", "p"), transport=httpx.MockTransport(handler)
+        "r.test", credentials=Credentials("u", "p"), transport=httpx.MockTransport(handler)
     )
-    assert client.base_url.scheme == "http"  # loopback
     client.tags("a")
     client.tags("a")
     assert seen == [None, good, good]
@@ -164,7 +163,7 @@ def test_basic_without_credentials_says_how_to_log_in() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
 
-    client = RegistryClient("127.0.0.1:5000", transport=httpx.MockTransport(handler))
+    client = RegistryClient("r.test", transport=httpx.MockTransport(handler))
     with pytest.raises(AuthError, match=r"requires credentials for a \(401\)"):
         client.tags("a")
 

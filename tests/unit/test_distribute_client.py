@@ -8,6 +8,7 @@ import hashlib
 import json
 import random
 import re
+import ssl
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from bakery.oci import mediatypes as mt
 from bakery.oci.digest import sha256_digest
 from bakery.oci.model import Descriptor
 
-HOST = "127.0.0.1:5000"
+HOST = "registry.test:5000"  # not loopback: https, no TLS probe
 
 
 class MemoryRegistry:
@@ -231,7 +232,7 @@ def test_client_retries_connection_errors_then_gives_up_cleanly() -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     fake.fault = drop
-    with pytest.raises(TransientError, match=r"cannot connect to registry 127\.0\.0\.1:5000"):
+    with pytest.raises(TransientError, match=r"cannot connect to registry registry\.test:5000"):
         _client(fake).ping()
     assert fake.count("GET") == 5
 
@@ -400,3 +401,77 @@ def test_blob_download_verifies_size_and_content() -> None:
     with pytest.raises(RegistryError, match="more than the 400 bytes"):
         client.read_blob("team/app", desc)
     assert hashlib.sha256(data).hexdigest() in desc.digest
+
+
+# -- scheme: TLS verified, plain HTTP only for loopback or --insecure ----------------------
+
+
+def _tls_failure(request: httpx.Request, cause: ssl.SSLError) -> httpx.ConnectError:
+    try:
+        raise cause
+    except ssl.SSLError as exc:
+        try:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except httpx.ConnectError as wrapped:
+            return wrapped
+
+
+def _scheme_log(
+    registry: str, handshake: ssl.SSLError | None, **options: object
+) -> tuple[RegistryClient, list[str]]:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.scheme == "https" and handshake is not None:
+            raise _tls_failure(request, handshake)
+        return httpx.Response(200)
+
+    policy = RetryPolicy(sleep=lambda _: None)
+    client = RegistryClient(
+        registry,
+        options=ClientOptions(retry=policy, **options),  # type: ignore[arg-type]
+        transport=httpx.MockTransport(handler),
+    )
+    return client, seen
+
+
+def test_remote_registry_is_https_without_probing() -> None:
+    client, seen = _scheme_log("registry.test", None)
+    client.ping()
+    assert seen == ["https://registry.test/v2/"]
+
+
+def test_loopback_registry_speaking_tls_stays_on_https() -> None:
+    client, seen = _scheme_log("127.0.0.1:5000", None)
+    client.ping()
+    assert seen == ["https://127.0.0.1:5000/v2/", "https://127.0.0.1:5000/v2/"]
+
+
+def test_loopback_registry_without_tls_falls_back_to_http() -> None:
+    plain = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    client, seen = _scheme_log("127.0.0.1:5000", plain)
+    client.ping()
+    client.ping()
+    assert seen == [
+        "https://127.0.0.1:5000/v2/",  # the probe, once
+        "http://127.0.0.1:5000/v2/",
+        "http://127.0.0.1:5000/v2/",
+    ]
+
+
+def test_certificate_that_does_not_verify_is_never_downgraded() -> None:
+    bad = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed")
+    for registry in ("127.0.0.1:5000", "registry.test"):
+        client, seen = _scheme_log(registry, bad)
+        with pytest.raises(RegistryError, match="TLS certificate of registry") as caught:
+            client.ping()
+        assert caught.value.hint and "SSL_CERT_FILE" in caught.value.hint
+        assert all(url.startswith("https://") for url in seen) and len(seen) == 1  # no retry
+
+
+def test_insecure_remote_registry_may_use_http() -> None:
+    plain = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    client, seen = _scheme_log("registry.test", plain, insecure=True)
+    client.ping()
+    assert seen[-1] == "http://registry.test/v2/"
