@@ -28,7 +28,8 @@ from bakery.store import Store
 insecure_option = click.option(
     "--insecure",
     is_flag=True,
-    help="Allow plain HTTP to a registry that is not on loopback (loopback always may).",
+    help="Skip TLS verification and allow plain HTTP (a loopback registry without TLS is "
+    "always reached over plain HTTP).",
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for CI)."
