@@ -352,8 +352,13 @@ class _Sender:
 
         @contextlib.contextmanager
         def counted() -> Iterator[Iterable[bytes]]:
-            with opener() as chunks:
-                yield _advance(chunks, progress)
+            sent = [0]
+            try:
+                with opener() as chunks:
+                    yield _advance(chunks, progress, sent)
+            except BaseException:
+                progress.advance(-sent[0])  # this try's bytes are sent again by the next one
+                raise
 
         return counted
 
@@ -376,9 +381,10 @@ class _Sender:
                 self.tally.cosign_tags.append(tag)
 
 
-def _advance(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
+def _advance(chunks: Iterable[bytes], progress: Progress, sent: list[int]) -> Iterator[bytes]:
     for chunk in chunks:
         progress.advance(len(chunk))
+        sent[0] += len(chunk)
         yield chunk
 
 

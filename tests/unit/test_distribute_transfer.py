@@ -113,3 +113,38 @@ def test_pull_round_trip_through_memory(tmp_path: Path) -> None:
     assert other.check() == []
     assert other.resolve(f"{HOST}/team/app:1").digest == image.digest
     assert len(other.referrers(image.digest)) == 1
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+
+    def add_total(self, nbytes: int) -> None:
+        self.total += nbytes
+
+    def advance(self, nbytes: int) -> None:
+        self.done += nbytes
+
+
+def test_progress_counts_a_retried_upload_once(tmp_path: Path) -> None:
+    layout = OCILayout.open(tmp_path / "oci")
+    _image(layout)
+    fake = MemoryRegistry()
+    failed: list[str] = []
+
+    def fail_first_put(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "PUT" and "/blobs/uploads/" in request.url.path and not failed:
+            failed.append(request.url.path)
+            request.read()
+            return httpx.Response(503)
+        return None
+
+    fake.fault = fail_first_put
+    progress = Recorder()
+    client = _client(fake)
+    result = push(
+        layout, "test/app:1", Reference.parse(f"{HOST}/team/app:1"), client, progress=progress
+    )
+    assert failed and result.blobs_pushed == 3
+    assert progress.done == progress.total == result.bytes_transferred
