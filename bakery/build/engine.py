@@ -581,12 +581,10 @@ class Bake:
             tags = tuple(f"{self.recipe.name}:{tag}" for tag in output.oci.tags)
             made.append((desc, tags, output.oci.compression))
         if not made:  # disks only: the image is stored untagged, as the disks' subject
-            manifest = image_manifest(config_desc, list(self._descriptors()), annotations)
+            layers = [layer.descriptor for layer in self.layers]
+            manifest = image_manifest(config_desc, layers, annotations)
             made.append((self.store.oci.put_json(manifest, mt.MANIFEST), (), self.compression))
         return made
-
-    def _descriptors(self) -> Iterator[Descriptor]:
-        return (self._layer_for(layer, self.compression) for layer in self.layers)
 
     def _layer_for(self, layer: Layer, compression: Compression) -> Descriptor:
         if layer.inherited or compression == self.compression:

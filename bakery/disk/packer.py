@@ -14,9 +14,11 @@ written ``%!(PACKER_COMMA)`` and newlines ``\\n``; artifacts are reported as
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,7 +142,7 @@ def qemu_template(
 ) -> dict[str, Any]:
     """A Packer template: the qemu builder boots ``disk`` from UEFI firmware until ``expect``."""
     output = workdir / "output"
-    console, monitor, vars_file = workdir / "console.log", workdir / "qemu.sock", workdir / "vars"
+    console, monitor, vars_file = workdir / "console.log", monitor_socket(workdir), workdir / "vars"
     script = workdir / "wait_and_stop.py"
     vm_name = f"{name.replace('/', '-')}.{fmt}"
     wait = [sys.executable, str(script), str(console), str(monitor), expect, str(timeout)]
@@ -179,6 +181,13 @@ def qemu_template(
     }
 
 
+def monitor_socket(workdir: Path) -> Path:
+    """Where QEMU's monitor listens: a short path (a unix socket path has at most 107 bytes,
+    which a deep work directory would exceed), named after the work directory."""
+    name = hashlib.sha256(str(workdir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"bakery-qemu-{name}.sock"
+
+
 def run_packer(template: dict[str, Any], workdir: Path, *, timeout: float) -> PackerRun:
     """Run ``packer build -machine-readable`` on ``template`` in ``workdir``; its artifacts.
 
@@ -193,7 +202,10 @@ def run_packer(template: dict[str, Any], workdir: Path, *, timeout: float) -> Pa
     path.write_text(json.dumps(template, indent=2, sort_keys=True), encoding="utf-8")
     env = {**_ENV, "PACKER_CACHE_DIR": str(workdir / "cache"), "HOME": str(workdir)}
     argv = ["packer", "build", "-machine-readable", "-color=false", str(path)]
-    done = proc.run(argv, cwd=workdir, env=env, timeout=timeout, check=False)
+    try:
+        done = proc.run(argv, cwd=workdir, env=env, timeout=timeout, check=False)
+    finally:
+        monitor_socket(workdir).unlink(missing_ok=True)
     artifacts, errors = parse_machine_readable(done.stdout)
     if done.returncode != 0:
         said = "\n".join(errors[-10:]) or proc.tail(done.stdout + done.stderr)
