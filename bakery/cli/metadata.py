@@ -1,4 +1,5 @@
-"""Commands of the metadata registry: query, promote, rollback, channels, revoke, audit, tokens.
+"""Commands of the metadata registry: query, tag rules, promote, rollback, channels, revoke,
+audit, tokens.
 
 Each opens the registry of ``--store`` (or ``--database-url`` / ``BAKERY_DATABASE_URL``),
 calls one library function and renders the result: a table, or JSON with ``--json``.
@@ -268,6 +269,57 @@ def query_evidence(store_dir: Path, database_url: str | None, as_json: bool) -> 
         sys.exit(EXIT_FAILURE)
 
 
+@query_group.command("tags")
+@click.argument("ref")
+@registry_options
+def query_tags(ref: str, store_dir: Path, database_url: str | None, as_json: bool) -> None:
+    """The history of tag REF (REPOSITORY:TAG), or of every tag of REPOSITORY."""
+    from bakery.registry.tags import tag_history
+
+    with opened(store_dir, database_url) as registry, registry.read() as session:
+        changes = tag_history(session, ref)
+    rows = [
+        [c.at.isoformat(timespec="seconds"), f"{c.repository}:{c.tag}", c.action, c.digest, c.actor]
+        for c in changes
+    ]
+    table = _table(["AT", "TAG", "ACTION", "DIGEST", "WHO"], rows)
+    _emit(as_json, [c.to_json() for c in changes], table)
+
+
+# -- tags, channels, revocation --------------------------------------------------------------
+
+
+@click.group("tag-rules")
+def tag_rules_group() -> None:
+    """Immutability rules: tags matching one can never be moved or deleted."""
+
+
+@tag_rules_group.command("add")
+@click.argument("pattern")
+@actor_option
+@registry_options
+def tag_rules_add(
+    pattern: str, actor: str | None, store_dir: Path, database_url: str | None, as_json: bool
+) -> None:
+    """Make tags matching PATTERN (a glob over REPOSITORY:TAG, e.g. 'golden/*:1.*') immutable."""
+    from bakery.registry.tags import add_tag_rule
+
+    with opened(store_dir, database_url) as registry:
+        entry = add_tag_rule(registry, pattern, actor=_who(actor))
+    _emit(as_json, {"pattern": pattern, "audit_entry": entry}, f"immutable: {pattern}")
+
+
+@tag_rules_group.command("list")
+@registry_options
+def tag_rules_list(store_dir: Path, database_url: str | None, as_json: bool) -> None:
+    """The immutability rules."""
+    from bakery.registry.tags import tag_rules
+
+    with opened(store_dir, database_url) as registry, registry.read() as session:
+        rules = tag_rules(session)
+    _emit(as_json, rules, "\n".join(rules) or "no rules")
+
+
 # -- channels, revocation --------------------------------------------------------------------
 
 
@@ -483,6 +535,7 @@ def tokens_list(store_dir: Path, database_url: str | None, as_json: bool) -> Non
 
 COMMANDS: tuple[click.Command, ...] = (
     query_group,
+    tag_rules_group,
     promote_command,
     rollback_command,
     channel_group,

@@ -8,7 +8,9 @@ where it points now. A tag whose ``repository:tag`` matches a rule's glob (e.g.
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +18,9 @@ from sqlalchemy.orm import Session
 from bakery.errors import ImmutableTag, UserError
 from bakery.oci.layout import validate_ref_name
 from bakery.registry import models as m
+from bakery.registry.audit.log import append
+from bakery.registry.audit.rows import cover
+from bakery.registry.db import Registry, now
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -107,3 +112,72 @@ def add_rule(session: Session, pattern: str, *, actor: str, at: datetime) -> m.T
     session.add(rule)
     session.flush()
     return rule
+
+
+@dataclass(frozen=True)
+class TagChange:
+    """One event in a tag's history."""
+
+    repository: str
+    tag: str
+    digest: str | None  # None: deleted
+    action: str
+    actor: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "tag": self.tag,
+            "digest": self.digest,
+            "action": self.action,
+            "actor": self.actor,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def tag_history(session: Session, ref: str) -> list[TagChange]:
+    """Every event of tag ``repository:tag``, or of every tag of ``repository``; newest first."""
+    validate_ref_name(ref)
+    head, _, last = ref.rpartition("/")
+    name, sep, tag = last.partition(":")
+    repo_name = f"{head}/{name}" if head else name
+    query = (
+        select(m.TagEvent, m.Repository.name, m.Artifact.digest)
+        .join(m.Repository, m.Repository.id == m.TagEvent.repository_id)
+        .outerjoin(m.Artifact, m.Artifact.id == m.TagEvent.artifact_id)
+        .where(m.Repository.name == repo_name)
+        .order_by(m.TagEvent.id.desc())
+    )
+    if sep:
+        query = query.where(m.TagEvent.tag == tag)
+    return [
+        TagChange(repo, event.tag, digest, event.action, event.actor, event.at)
+        for event, repo, digest in session.execute(query)
+    ]
+
+
+def add_tag_rule(registry: Registry, pattern: str, *, actor: str) -> int:
+    """Make tags matching ``pattern`` immutable; returns the audit entry's number."""
+    with registry.write() as session:
+        at = now()
+        rule = add_rule(session, pattern, actor=actor, at=at)
+        subject = {"pattern": pattern}
+        return append(
+            session, kind="tag-rule", actor=actor, at=at, subject=subject, rows=[cover(rule)]
+        )
+
+
+def remove_tag(registry: Registry, ref: str, *, actor: str) -> int:
+    """Delete a tag (its history stays); returns the audit entry's number."""
+    with registry.write() as session:
+        at = now()
+        event = delete_tag(session, ref, actor=actor, at=at)
+        subject = {"tag": ref}
+        return append(
+            session, kind="tag-delete", actor=actor, at=at, subject=subject, rows=[cover(event)]
+        )
+
+
+def tag_rules(session: Session) -> list[str]:
+    return list(session.scalars(select(m.TagRule.pattern).order_by(m.TagRule.id)))

@@ -754,3 +754,36 @@ def test_database_errors_never_show_the_password(tmp_path: Path, url: str) -> No
     assert done.returncode in (1, 2), done.stderr
     assert "s3cret-pw" not in done.stderr + done.stdout
     assert done.stderr.startswith("error:") and "hint:" in done.stderr
+
+
+def test_tag_history_rules_and_deletion(db: tuple[Registry, Path, str | None]) -> None:
+    from bakery.registry.tags import add_tag_rule, remove_tag, tag_history, tag_rules
+
+    registry, store, url = db
+    add_tag_rule(registry, "golden/*:1.*", actor="admin")
+    record(
+        registry, image(1, "golden/nginx", (LIBC,), tags=("golden/nginx:1.22", "golden/nginx:edge"))
+    )
+    record(registry, image(2, "golden/nginx", (LIBC,), tags=("golden/nginx:edge",)))
+    remove_tag(registry, "golden/nginx:edge", actor="rm")
+    with pytest.raises(ImmutableTag):
+        remove_tag(registry, "golden/nginx:1.22", actor="rm")
+    with pytest.raises(UserError):
+        remove_tag(registry, "golden/nginx:edge", actor="rm")  # already gone
+    with registry.read() as s:
+        edge = tag_history(s, "golden/nginx:edge")
+        assert [(c.action, c.digest) for c in edge] == [
+            ("delete", None),
+            ("set", digest(2)),
+            ("set", digest(1)),
+        ]
+        assert len(tag_history(s, "golden/nginx")) == 4
+        assert tag_rules(s) == ["golden/*:1.*"]
+        kinds = list(s.scalars(select(m.AuditEntry.kind).order_by(m.AuditEntry.seq)))
+        assert kinds == ["tag-rule", "bake", "bake", "tag-delete"]
+        assert verify_log(s, registry.signer.verifier).ok
+    env = {"BAKERY_DATABASE_URL": url} if url else {}
+    done = bakery("query", "tags", "golden/nginx:edge", "--store", store, "--json", env=env)
+    assert done.returncode == 0 and json.loads(done.stdout)[0]["action"] == "delete"
+    done = bakery("tag-rules", "list", "--store", store, "--json", env=env)
+    assert done.returncode == 0 and json.loads(done.stdout) == ["golden/*:1.*"]
