@@ -112,7 +112,7 @@ def make_root_fs(
             ) from e
         raise
     script = scratch / "debugfs.cmds"
-    script.write_text(_debugfs_script(rootfs, edits, epoch, scratch), encoding="utf-8")
+    script.write_text(debugfs_script(rootfs, edits, epoch, scratch), encoding="utf-8")
     done = proc.run(["debugfs", "-w", "-f", script, f"{disk}?offset={part.start}"], env=env)
     errors = [line for line in done.stderr.splitlines() if not line.startswith("debugfs ")]
     if errors:
@@ -129,7 +129,7 @@ def _times(path: str, seconds: int) -> list[str]:
     return [f"sif {_quoted(path)} {field} @{seconds}" for field in ("atime", "ctime", "mtime")]
 
 
-def _debugfs_script(rootfs: Path, edits: Edits, epoch: int, scratch: Path) -> str:
+def debugfs_script(rootfs: Path, edits: Edits, epoch: int, scratch: Path) -> str:
     """Remove, write, then pin every inode's times (directories touched by the edits too)."""
     lines = [f"rm {_quoted(path)}" for path in edits.remove]
     for n, new in enumerate(edits.write):

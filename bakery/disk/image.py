@@ -11,7 +11,7 @@ from pathlib import Path
 from bakery import proc
 from bakery.disk import bootloader, esp, ext4
 from bakery.disk.bootloader import Kernel
-from bakery.disk.convert import Format, convert
+from bakery.disk.convert import Format, check, convert
 from bakery.disk.firstboot import first_boot_edits
 from bakery.disk.geometry import Boot, Geometry, plan
 from bakery.oci.digest import sha256_file
@@ -94,6 +94,7 @@ def build_disk(raw: RawDisk, fmt: Format, workdir: Path) -> BuiltDisk:
         return BuiltDisk(raw=raw, format=fmt, path=raw.path, digest=raw.digest, size=raw.size)
     out = workdir / f"disk.{fmt}"
     convert(raw.path, fmt, out)
+    check(out, fmt)  # qemu-img reads back what it wrote: metadata consistent, no leaks
     return BuiltDisk(
         raw=raw,
         format=fmt,

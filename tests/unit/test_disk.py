@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from bakery.checks.boot import console_tail
 from bakery.disk import artifact, firstboot, geometry
 from bakery.disk.bootloader import MissingKernel, find_kernel, grub_config
-from bakery.disk.ext4 import _debugfs_script
+from bakery.disk.ext4 import debugfs_script
 from bakery.errors import BuildError, RecipeError, UserError
+from bakery.proc import Watched
 from bakery.recipe import load_recipe
 from bakery.recipe.model import BootTest, DiskOutputItem, Output, PackerOutputItem
 
@@ -103,7 +106,7 @@ def test_first_boot_edits_remove_identity_and_write_fstab(tmp_path: Path) -> Non
     assert written["/etc/machine-id"] == b""
     assert written["/etc/hostname"] == b"localhost\n"
     assert f"UUID={layout.root_fs_uuid} / ext4".encode() in written["/etc/fstab"]
-    script = _debugfs_script(root, edits, 1700000000, tmp_path)
+    script = debugfs_script(root, edits, 1700000000, tmp_path)
     assert 'rm "/etc/machine-id"' in script
     assert 'sif "/etc/ssh/sshd_config" ctime @1700000000' in script
     assert 'sif "/etc/ssh/ssh_host_ed25519_key"' not in script
@@ -115,12 +118,12 @@ def test_debugfs_script_clamps_times_and_refuses_quotes(tmp_path: Path) -> None:
     old.write_text("x")
     os.utime(old, (1000, 1000))
     edits = firstboot.Edits(remove=(), write=())
-    script = _debugfs_script(root, edits, 1700000000, tmp_path)
+    script = debugfs_script(root, edits, 1700000000, tmp_path)
     assert 'sif "/etc/old" mtime @1000' in script
     assert 'sif "/etc/ssh/sshd_config" mtime @1700000000' in script  # clamped
     (root / 'etc/a"b').write_text("x")
     with pytest.raises(BuildError, match="quote"):
-        _debugfs_script(root, edits, 1700000000, tmp_path)
+        debugfs_script(root, edits, 1700000000, tmp_path)
 
 
 def test_kernel_lookup(tmp_path: Path) -> None:
@@ -213,3 +216,22 @@ def test_bad_disk_recipes_name_the_line(tmp_path: Path, text: str, line: int, me
         load_recipe(path)
     assert info.value.path == path and info.value.line == line
     assert message in str(info.value)
+
+
+def test_watched_reads_output_as_it_comes_and_stops_the_command() -> None:
+    start = time.monotonic()
+    with Watched(["sh", "-c", "printf 'boot\\nlogin: '; sleep 60"]) as vm:
+        seen = ""
+        for piece in vm.output(start + 20):
+            seen += piece
+            if "login: " in seen:
+                break
+        assert vm.returncode is None  # still running: the caller decides when to stop it
+    assert vm.returncode is not None and time.monotonic() - start < 15
+    assert seen == "boot\nlogin: "
+
+
+def test_console_tail_strips_terminal_codes() -> None:
+    text = "".join(f"\x1b[0;32m  OK  \x1b[0m line {n}\r\n" for n in range(100))
+    tail = console_tail(text)
+    assert tail.splitlines() == [f"  OK   line {n}" for n in range(60, 100)]
