@@ -471,10 +471,12 @@ def audit_proof(entry: int, store_dir: Path, database_url: str | None, as_json: 
 def audit_verify(store_dir: Path, database_url: str | None, as_json: bool) -> None:
     """Recompute the tree; check checkpoints, consistency and every covered row. Exit 1 if bad."""
     from bakery.registry.audit.verify import verify_log
+    from bakery.registry.db import trusted_verifiers
 
     with opened(store_dir, database_url) as registry, registry.read() as session:
         trusted = store_dir.absolute() / VERIFIED_CHECKPOINT
-        report = verify_log(session, registry.signer.verifier, trusted=trusted)
+        keys = trusted_verifiers(store_dir.absolute(), registry.signer)
+        report = verify_log(session, keys, trusted=trusted)
     if report.ok:
         text = (
             f"audit log OK: {report.size} entries, root {report.root.hex()}, "
@@ -485,6 +487,15 @@ def audit_verify(store_dir: Path, database_url: str | None, as_json: bool) -> No
     _emit(as_json, report.to_json(), text)
     if not report.ok:
         sys.exit(EXIT_FAILURE)
+
+
+@audit_group.command("key")
+@store_option
+def audit_key(store_dir: Path) -> None:
+    """This store's checkpoint verifier key (for other stores' audit.trusted-keys)."""
+    from bakery.registry.db import load_signer
+
+    click.echo(load_signer(store_dir.absolute()).verifier.encode())
 
 
 # -- tokens ----------------------------------------------------------------------------------

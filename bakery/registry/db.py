@@ -32,10 +32,11 @@ from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchem
 from sqlalchemy.orm import Session
 
 from bakery.errors import RegistryDBError, UserError
-from bakery.registry.audit.note import Signer
+from bakery.registry.audit.note import Signer, Verifier
 
 DB_FILE = "bakery.db"
 KEY_FILE = "audit.key"
+TRUSTED_KEYS_FILE = "audit.trusted-keys"
 BUSY_TIMEOUT_MS = 60_000
 _MIGRATIONS = Path(__file__).parent / "migrations"
 #: a fixed advisory lock id: "bakery" in ASCII
@@ -195,6 +196,21 @@ def load_signer(store_root: Path) -> Signer:
             f"{path} is readable by others", hint=f"chmod 600 {path} (it signs the audit log)"
         )
     return Signer.decode(path.read_text(encoding="ascii"))
+
+
+def trusted_verifiers(store_root: Path, signer: Signer) -> list[Verifier]:
+    """This store's key, and the keys in ``<store>/audit.trusted-keys`` (one a line).
+
+    Builders sharing one PostgreSQL database each sign checkpoints with their own store's key;
+    list the others' verifier keys (``bakery audit key`` prints one) to verify their entries.
+    """
+    keys = [signer.verifier]
+    path = store_root / TRUSTED_KEYS_FILE
+    if path.exists():
+        for line in path.read_text(encoding="ascii").splitlines():
+            if line.strip() and not line.startswith("#"):
+                keys.append(Verifier.decode(line))
+    return keys
 
 
 def open_registry(store_root: Path, url: str | None = None) -> Registry:

@@ -787,3 +787,30 @@ def test_tag_history_rules_and_deletion(db: tuple[Registry, Path, str | None]) -
     assert done.returncode == 0 and json.loads(done.stdout)[0]["action"] == "delete"
     done = bakery("tag-rules", "list", "--store", store, "--json", env=env)
     assert done.returncode == 0 and json.loads(done.stdout) == ["golden/*:1.*"]
+
+
+def test_two_writers_with_their_own_keys(
+    db: tuple[Registry, Path, str | None], tmp_path: Path
+) -> None:
+    """Builders sharing one database sign with their own keys; verify trusts listed keys."""
+    from bakery.registry.db import TRUSTED_KEYS_FILE, trusted_verifiers
+
+    registry, store, url = db
+    other_store = tmp_path / "other" / ".bakery"
+    other = open_registry(other_store, url or f"sqlite:///{store / 'bakery.db'}")
+    try:
+        record(registry, image(1, "golden/a", (LIBC,)))
+        record(other, image(2, "golden/b", (LIBC,)))
+        record(registry, image(3, "golden/a", (LIBC,)))
+    finally:
+        other.dispose()
+    with registry.read() as s:
+        alone = verify_log(s, trusted_verifiers(store, registry.signer))
+        assert not alone.ok and any("no signature by" in p for p in alone.problems)
+    (store / TRUSTED_KEYS_FILE).write_text(other.signer.verifier.encode() + "\n")
+    done = bakery("audit", "key", "--store", other_store)
+    assert done.returncode == 0 and done.stdout.strip() == other.signer.verifier.encode()
+    with registry.read() as s:
+        both = verify_log(s, trusted_verifiers(store, registry.signer))
+        assert both.ok, both.problems
+        assert both.size == 3 and both.checkpoints == 3

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,17 +58,22 @@ class VerifyReport:
 
 
 def verify_log(
-    session: Session, verifier: Verifier, *, trusted: Path | None = None
+    session: Session, verifier: Verifier | Sequence[Verifier], *, trusted: Path | None = None
 ) -> VerifyReport:
-    """Check the log end to end; with ``trusted`` (a file), also against and then update it."""
+    """Check the log end to end; with ``trusted`` (a file), also against and then update it.
+
+    ``verifier`` is the key checkpoints must be signed with, or the keys of every writer
+    (builders sharing one PostgreSQL database each sign with their own store's key).
+    """
+    keys = [verifier] if isinstance(verifier, Verifier) else list(verifier)
     report = VerifyReport(size=log_size(session))
     tree = _recompute(session, report)
     _check_nodes(session, tree, report)
     _check_head(session, tree, report)
     report.root = tree.root() if tree.size else merkle.EMPTY_ROOT
-    _check_checkpoints(session, verifier, tree, report)
+    _check_checkpoints(session, keys, tree, report)
     if trusted is not None:
-        _check_trusted(session, verifier, tree, trusted, report)
+        _check_trusted(session, keys, tree, trusted, report)
     _check_rows(session, report)
     if report.ok and trusted is not None:
         latest = session.scalars(
@@ -126,14 +132,25 @@ def _check_head(session: Session, tree: merkle.MemoryTree, report: VerifyReport)
         report.problems.append("the log's head (its right edge) does not match the entries")
 
 
+def open_by_any(note: str, keys: Sequence[Verifier]) -> Checkpoint:
+    """The checkpoint in ``note`` signed by one of ``keys`` (its origin is that key's name)."""
+    error = NoteError("no trusted key")
+    for key in keys:
+        try:
+            return open_checkpoint(note, key, origin=key.name)
+        except NoteError as exc:
+            error = exc
+    raise error
+
+
 def _check_checkpoints(
-    session: Session, verifier: Verifier, tree: merkle.MemoryTree, report: VerifyReport
+    session: Session, keys: Sequence[Verifier], tree: merkle.MemoryTree, report: VerifyReport
 ) -> None:
     latest = None
     for row in session.scalars(select(m.AuditCheckpoint).order_by(m.AuditCheckpoint.id)):
         report.checkpoints += 1
         try:
-            checkpoint = open_checkpoint(row.note, verifier, origin=verifier.name)
+            checkpoint = open_by_any(row.note, keys)
         except NoteError as exc:
             report.problems.append(f"checkpoint {row.id}: {exc.message}")
             continue
@@ -152,7 +169,7 @@ def _check_checkpoints(
 
 def _check_trusted(
     session: Session,
-    verifier: Verifier,
+    keys: Sequence[Verifier],
     tree: merkle.MemoryTree,
     trusted: Path,
     report: VerifyReport,
@@ -160,7 +177,7 @@ def _check_trusted(
     if not trusted.exists():
         return
     try:
-        old = open_checkpoint(trusted.read_text(encoding="utf-8"), verifier, origin=verifier.name)
+        old = open_by_any(trusted.read_text(encoding="utf-8"), keys)
     except (NoteError, OSError, UnicodeDecodeError) as exc:
         report.problems.append(f"the last verified checkpoint {trusted} is unreadable: {exc}")
         return
