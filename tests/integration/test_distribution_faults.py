@@ -51,6 +51,8 @@ class FaultProxy:
     max_faults: int = 12
     stall_seconds: float = 2.5
     kinds: tuple[str, ...] = ("500", "drop", "stall")
+    #: a good connection is cut after uniform(0, pass_budget) request bytes
+    pass_budget: int = 24 * MiB
     faults: dict[str, int] = field(default_factory=dict)
     port: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -78,7 +80,7 @@ class FaultProxy:
                 return "pass", None
             if self._rng.random() > self.fault_rate:
                 # even a good connection dies some time later, often in the middle of a request
-                return "pass", self._rng.randrange(0, 8 * MiB)
+                return "pass", self._rng.randrange(0, self.pass_budget)
             kind = self._rng.choice(self.kinds)
             self.faults[kind] = self.faults.get(kind, 0) + 1
             return kind, self._rng.randrange(0, 2 * MiB)
@@ -141,8 +143,9 @@ class FaultProxy:
 
 
 @contextlib.contextmanager
-def fault_proxy(target: Registry, seed: int) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(upstream=int(target.host.rpartition(":")[2]), seed=seed)
+def fault_proxy(target: Registry, seed: int, pass_budget: int = 24 * MiB) -> Iterator[FaultProxy]:
+    port = int(target.host.rpartition(":")[2])
+    proxy = FaultProxy(upstream=port, seed=seed, pass_budget=pass_budget)
     proxy.start()
     try:
         yield proxy
@@ -181,8 +184,9 @@ def test_push_through_faults_completes_or_fails_cleanly(registry: Registry, tmp_
     add_sbom_referrer(layout, image)
     add_cosign_signature(layout, "test/app", image)
     completed, failed, injected = 0, 0, 0
-    for seed in range(5):
-        with fault_proxy(registry, seed) as proxy:
+    for seed in range(6):
+        # the last runs are harsh: most connections die within a few MiB
+        with fault_proxy(registry, seed, 24 * MiB if seed < 4 else 8 * MiB) as proxy:
             # a repository per run: each push uploads every blob again through the faults
             dest = f"127.0.0.1:{proxy.port}/faulty/app{seed}:1"
             started = time.monotonic()
