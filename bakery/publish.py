@@ -45,6 +45,8 @@ class PublishOptions(BaseModel):
     key: Path | None = None
     record: bool = True
     database_url: str | None = None
+    #: record on a running ``bakery serve`` instead (token in BAKERY_REGISTRY_TOKEN)
+    registry_url: str | None = None
     #: ``HOST/REPO[:TAG]`` to push the top-level image to
     push: str | None = None
     insecure: bool = False
@@ -120,9 +122,10 @@ def publish(
             }
         )
     if options.record:
-        where = "PostgreSQL" if options.database_url else "the store's registry"
+        where = options.registry_url or ("--database-url" if options.database_url else "bakery.db")
         with context.stage(result.name, "record", where):
-            entry = _record(context, result, recipe_path, options, published, started, finished)
+            record = _record_remote if options.registry_url else _record
+            entry = record(context, result, recipe_path, options, published, started, finished)
         published = published.model_copy(update={"audit_entry": entry})
     if push and options.push:
         with context.stage(result.name, "push", options.push):
@@ -185,7 +188,7 @@ def _record(
     """Record the bake, then its signature and attestations; the last audit entry's number."""
     from bakery.registry.db import open_registry
     from bakery.registry.record import record_bake
-    from bakery.registry.signatures import record_signature
+    from bakery.registry.signatures import has_signature, record_signature
 
     registry = open_registry(context.store.root, options.database_url)
     try:
@@ -199,21 +202,67 @@ def _record(
         )
         entry = recorded.audit_entry
         key_id = published.signed_with
-        if key_id is not None:
-            actor = getpass.getuser()
-            entry = record_signature(registry, result.digest, key_id=key_id, actor=actor)
-            for predicate_type in published.predicate_types:
+        if key_id is None:
+            return entry
+        actor = getpass.getuser()
+        made = [("signature", None), *(("attestation", p) for p in published.predicate_types)]
+        for kind, predicate_type in made:
+            if not has_signature(
+                registry, result.digest, key_id=key_id, kind=kind, predicate_type=predicate_type
+            ):
                 entry = record_signature(
                     registry,
                     result.digest,
                     key_id=key_id,
                     actor=actor,
-                    kind="attestation",
+                    kind=kind,
                     predicate_type=predicate_type,
                 )
         return entry
     finally:
         registry.dispose()
+
+
+def _record_remote(
+    context: Context,
+    result: BakeResult,
+    recipe_path: Path,
+    options: PublishOptions,
+    published: Published,
+    started: datetime,
+    finished: datetime,
+) -> int | None:
+    """:func:`_record` on a running ``bakery serve`` (``--registry-url``), with a builder token."""
+    from bakery.errors import UserError
+    from bakery.registry.record import bake_facts
+    from bakery.server.client import RegistryClient
+    from bakery.server.schemas import SignatureIn
+
+    url, token = options.registry_url or "", context.environ.get("BAKERY_REGISTRY_TOKEN")
+    if not token:
+        raise UserError(
+            "--registry-url needs a token in BAKERY_REGISTRY_TOKEN",
+            hint="create one on the server: bakery tokens create NAME --role builder",
+        )
+    facts = bake_facts(
+        result, context.store, recipe_path=recipe_path, started_at=started, finished_at=finished
+    )
+    with RegistryClient(url, token) as client:
+        entry = None
+        for fact in facts:
+            entry = client.record(fact).audit_entry or entry
+        key_id = published.signed_with
+        if key_id is None:
+            return entry
+        have = {(s.kind, s.key_id, s.predicate_type) for s in client.signatures(result.digest)}
+        made = [("signature", None), *(("attestation", p) for p in published.predicate_types)]
+        for kind, predicate_type in made:
+            if (kind, key_id, predicate_type) not in have:
+                signature = SignatureIn.model_validate(
+                    {"kind": kind, "key_id": key_id, "predicate_type": predicate_type}
+                )
+                entry = client.record_signature(result.digest, signature)
+        return entry
 
 
 def check_base(store: Store, database_url: str | None, base: BaseToCheck) -> None:

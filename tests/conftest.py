@@ -24,6 +24,8 @@ INSTALL_HINTS = {
     "dockerd": "apt-get install -y docker.io",
     "git": "apt-get install -y git",
     "sarif-multitool": "bash scripts/install-sarif-multitool.sh",
+    "cosign": "bash scripts/install-sid-tools.sh cosign",
+    "crane": "bash scripts/install-sid-tools.sh crane",
 }
 
 

@@ -63,6 +63,13 @@ recipe_argument = click.argument(
     "instead of the store's SQLite.",
 )
 @click.option(
+    "--registry-url",
+    envvar="BAKERY_REGISTRY_URL",
+    metavar="URL",
+    help="Record on a running `bakery serve` instead (env BAKERY_REGISTRY_URL; a builder token "
+    "in BAKERY_REGISTRY_TOKEN).",
+)
+@click.option(
     "--push",
     "push_to",
     metavar="DEST",
@@ -82,6 +89,7 @@ def bake_command(
     no_sign: bool,
     no_record: bool,
     database_url: str | None,
+    registry_url: str | None,
     push_to: str | None,
     insecure: bool,
 ) -> None:
@@ -97,6 +105,7 @@ def bake_command(
         key=key,
         record=not no_record,
         database_url=database_url,
+        registry_url=registry_url,
         push=push_to,
         insecure=insecure,
     )

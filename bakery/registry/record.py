@@ -464,11 +464,37 @@ def record_bake(
     to now; ``actor`` to the OS user. Raises :class:`~bakery.errors.ImmutableTag` when the bake
     moved a tag an immutability rule protects (nothing is recorded then).
     """
+    who = actor or getpass.getuser()
+    facts = bake_facts(
+        result,
+        store,
+        recipe_path=recipe_path,
+        started_at=started_at,
+        finished_at=finished_at,
+        builder_id=builder_id,
+        log_digest=log_digest,
+    )
+    with registry.write() as session:
+        recorded = [record_artifact(session, fact, actor=who) for fact in facts]
+    return next(r for r, fact in zip(recorded, facts, strict=True) if fact.digest == result.digest)
+
+
+def bake_facts(
+    result: BakeResult,
+    store: Store,
+    *,
+    recipe_path: Path | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    builder_id: str = "bakery",
+    log_digest: str | None = None,
+) -> list[ArtifactFact]:
+    """Everything a bake made, as facts in the order they must be recorded: the bases in its
+    lineage (the oldest first: its edges need it), the image, then its disks."""
     finished = finished_at or now()
     started = started_at or finished
-    who = actor or getpass.getuser()
     chain = [(b.digest, b.name, b.kind) for b in result.lineage if b.digest]
-    parents = tuple(_parent_facts(store, chain))
+    parents = _parent_facts(store, chain)
     build = build_fact(
         result,
         recipe_path=recipe_path,
@@ -486,13 +512,7 @@ def record_bake(
         parents=((first[0], _relation(first[2])),) if first else (),
         build=build,
     )
-    with registry.write() as session:
-        for parent in reversed(parents):  # the oldest base first: its edges need it
-            record_artifact(session, parent, actor=who)
-        recorded = record_artifact(session, fact, actor=who)
-        for disk in disk_facts(result, created_at=fact.created_at):
-            record_artifact(session, disk, actor=who)
-        return recorded
+    return [*reversed(parents), fact, *disk_facts(result, created_at=fact.created_at)]
 
 
 def disk_facts(result: BakeResult, *, created_at: datetime | None) -> list[ArtifactFact]:

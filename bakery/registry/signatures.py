@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+
 from bakery.errors import UserError
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
@@ -52,3 +54,28 @@ def record_signature(
         session.flush()
         subject = {"digest": artifact.digest, "kind": kind, "key_id": key_id}
         return append(session, kind=kind, actor=actor, at=at, subject=subject, rows=[cover(row)])
+
+
+def has_signature(
+    registry: Registry,
+    digest: str,
+    *,
+    key_id: str,
+    kind: str = "signature",
+    predicate_type: str | None = None,
+) -> bool:
+    """Whether the artifact ``digest`` already has this key's signature (or its attestation of
+    ``predicate_type``) recorded: a re-bake of the same image records nothing new."""
+    with registry.read() as session:
+        artifact = resolve(session, digest)
+        found = session.scalars(
+            select(m.Signature.id).where(
+                m.Signature.artifact_id == artifact.id,
+                m.Signature.kind == kind,
+                m.Signature.key_id == key_id,
+                m.Signature.predicate_type.is_(None)
+                if predicate_type is None
+                else m.Signature.predicate_type == predicate_type,
+            )
+        ).first()
+    return found is not None

@@ -11,7 +11,13 @@ import httpx
 
 from bakery.errors import AuthError, RegistryDBError, UserError
 from bakery.registry.record import ArtifactFact
-from bakery.server.schemas import RecordedView, RecordRequest
+from bakery.server.schemas import (
+    AuditEntryRef,
+    RecordedView,
+    RecordRequest,
+    SignatureIn,
+    SignatureView,
+)
 
 TIMEOUT = 60.0
 
@@ -47,22 +53,37 @@ class RegistryClient:
     def record(self, fact: ArtifactFact) -> RecordedView:
         """Record ``fact``; raises a BakeryError saying what the service refused."""
         body = record_request(fact).model_dump(mode="json", exclude_none=True)
+        return RecordedView.model_validate(self._send("POST", "/api/v1/builds", body, 201))
+
+    def signatures(self, digest: str) -> list[SignatureView]:
+        """The signatures and attestations recorded for ``digest``."""
+        found = self._send("GET", f"/api/v1/artifacts/{digest}/signatures", None, 200)
+        return [SignatureView.model_validate(item) for item in found]
+
+    def record_signature(self, digest: str, signature: SignatureIn) -> int:
+        """Record a signature or attestation of ``digest``; the audit entry's number."""
+        body = signature.model_dump(mode="json", exclude_none=True)
+        sent = self._send("POST", f"/api/v1/artifacts/{digest}/signatures", body, 201)
+        return AuditEntryRef.model_validate(sent).audit_entry
+
+    def _send(self, method: str, path: str, body: Any, expected: int) -> Any:
+        """One request; its JSON when the status is ``expected``, else a BakeryError."""
         try:
-            response = self._client.post("/api/v1/builds", json=body)
+            response = self._client.request(method, path, json=body)
         except httpx.TransportError as exc:
             raise RegistryDBError(
                 f"cannot reach the registry service at {self._client.base_url}: {exc}",
                 hint="check --registry-url and that `bakery serve` is running",
             ) from exc
-        if response.status_code == 201:
-            return RecordedView.model_validate(response.json())
+        if response.status_code == expected:
+            return response.json()
         message = _message(response)
         if response.status_code in (401, 403):
             raise AuthError(
                 message, hint="use a builder token (bakery tokens create … --role builder)"
             )
         if response.status_code < 500:
-            raise UserError(f"the registry service refused the record: {message}")
+            raise UserError(f"the registry service refused the request: {message}")
         raise RegistryDBError(f"the registry service failed: {message}")
 
 

@@ -1,0 +1,175 @@
+"""`bakery bake` publishes: it signs, records and pushes what it made (bakery/publish.py).
+
+Real parts: docker-registry for --push, the real cosign verifying the pushed signature, the
+store's SQLite registry and a live `bakery serve` for --registry-url.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bakery.registry.db import open_registry
+from bakery.registry.tokens import create_token
+from tests.conftest import RECIPES, bakery, require_tools
+from tests.integration.conftest import SDE
+from tests.integration.registry_fixtures import Registry, start_registry
+from tests.integration.server_fixtures import start_server, stop_server
+
+HELLO = "golden/static-hello"
+
+
+@pytest.fixture
+def oci_registry(tmp_path: Path) -> Iterator[Registry]:
+    running = start_registry(tmp_path / "registry")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _recipes(tmp_path: Path) -> Path:
+    """The scratch example (fast: no Debian base) and a child built on its image."""
+    directory = tmp_path / "recipes"
+    shutil.copytree(RECIPES, directory, ignore=shutil.ignore_patterns("*.lock"))
+    (directory / "child.yaml").write_text(
+        "apiVersion: bakery.dev/v1\nname: test/child\nversion: '1'\n"
+        f"base: {{image: '{HELLO}:1.0'}}\n"
+        "steps:\n  - labels: {role: child}\n"
+    )
+    return directory
+
+
+def _bake(*args: str | Path, store: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    done = bakery("bake", *args, "--store", store, "--json", env={**SDE, **(env or {})})
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_a_bake_is_signed_recorded_and_pushed(tmp_path: Path, oci_registry: Registry) -> None:
+    require_tools("cosign")
+    store = tmp_path / ".bakery"
+    recipes = _recipes(tmp_path)
+    dest = f"{oci_registry.host}/golden/hello"
+
+    result = _bake(recipes / "static-hello.yaml", "--push", dest, store=store)
+    (published,) = result["published"]
+    assert published["digest"] == result["digest"]
+    assert published["development_key"] is True and published["signed_with"]
+    assert len(published["predicate_types"]) == 3  # provenance, SBOM, scan
+    assert published["audit_entry"] is not None
+    assert published["pushed_to"] == f"{dest}:1.0" and published["blobs_pushed"] > 0
+    assert (store / "keys" / "cosign.key").stat().st_mode & 0o777 == 0o600
+
+    verified = bakery(
+        "verify", f"{HELLO}:1.0", "--store", store, "--key", store / "keys" / "cosign.pub"
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    cosign = subprocess.run(
+        [
+            "cosign",
+            "verify",
+            "--key",
+            str(store / "keys" / "cosign.pub"),
+            "--insecure-ignore-tlog",
+            "--allow-insecure-registry",
+            f"{dest}@{result['digest']}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cosign.returncode == 0, cosign.stderr
+
+    builds = json.loads(bakery("query", "builds", HELLO, "--store", store, "--json").stdout)
+    assert [b["digest"] for b in builds] == [result["digest"]]
+
+    again = _bake(recipes / "static-hello.yaml", "--push", dest, store=store)
+    assert again["digest"] == result["digest"]
+    # the image, its SBOMs and signature were there already; only the re-bake's fresh
+    # attestations travel: 3 DSSE envelopes (ECDSA signatures differ each time) + the new
+    # .att image config that lists them
+    assert again["published"][0]["blobs_pushed"] == 4
+    registry_db = open_registry(store)
+    try:
+        from bakery.registry import models as m
+
+        with registry_db.read() as session:
+            rows = session.query(m.Signature).count()
+    finally:
+        registry_db.dispose()
+    assert rows == 4  # one signature and three attestations, not doubled by the re-bake
+
+
+def test_a_revoked_base_is_refused(tmp_path: Path) -> None:
+    store = tmp_path / ".bakery"
+    recipes = _recipes(tmp_path)
+    _bake(recipes / "static-hello.yaml", store=store)
+    assert _bake(recipes / "child.yaml", store=store)["base"]["name"] == f"{HELLO}:1.0"
+
+    revoked = bakery("revoke", f"{HELLO}:1.0", "--reason", "leaked key", "--store", store)
+    assert revoked.returncode == 0, revoked.stderr
+    refused = bakery("bake", recipes / "child.yaml", "--store", store, "--no-cache", env=SDE)
+    assert refused.returncode == 2, refused.stderr
+    assert "is revoked (leaked key" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_no_sign_and_no_record(tmp_path: Path) -> None:
+    store = tmp_path / ".bakery"
+    result = _bake(
+        _recipes(tmp_path) / "static-hello.yaml", "--no-sign", "--no-record", store=store
+    )
+    assert result["published"][0]["signed_with"] is None
+    assert result["published"][0]["audit_entry"] is None
+    assert not (store / "keys").exists() and not (store / "bakery.db").exists()
+
+
+def test_registry_url_records_on_a_running_service(tmp_path: Path) -> None:
+    served = tmp_path / "served" / ".bakery"
+    registry_db = open_registry(served)
+    try:
+        builder, _ = create_token(registry_db, "ci", "builder", actor="test")
+    finally:
+        registry_db.dispose()
+    proc, url, _log = start_server(served, None)
+    try:
+        store = tmp_path / ".bakery"
+        recipe = _recipes(tmp_path) / "static-hello.yaml"
+        missing = bakery("bake", recipe, "--store", store, "--registry-url", url, env=SDE)
+        assert missing.returncode == 2 and "BAKERY_REGISTRY_TOKEN" in missing.stderr
+
+        env = {"BAKERY_REGISTRY_TOKEN": builder}
+        result = _bake(recipe, "--registry-url", url, store=store, env=env)
+        assert not (store / "bakery.db").exists()  # recorded there, not here
+        import httpx
+
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {builder}"}) as api:
+            artifact = api.get(f"/api/v1/artifacts/{result['digest']}")
+            assert artifact.status_code == 200, artifact.text
+            signatures = api.get(f"/api/v1/artifacts/{result['digest']}/signatures").json()
+        assert sorted(s["kind"] for s in signatures) == ["attestation"] * 3 + ["signature"]
+        _bake(recipe, "--registry-url", url, store=store, env=env)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {builder}"}) as api:
+            assert len(api.get(f"/api/v1/artifacts/{result['digest']}/signatures").json()) == 4
+
+        wrong = bakery(
+            "bake",
+            recipe,
+            "--store",
+            store,
+            "--registry-url",
+            url,
+            env={**SDE, "BAKERY_REGISTRY_TOKEN": "bk_wrong"},
+        )
+        assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+        assert len(wrong.stderr.strip().splitlines()[-1]) < 300
+    finally:
+        stop_server(proc)
