@@ -265,11 +265,17 @@ def _record_remote(
         return entry
 
 
-def check_base(store: Store, database_url: str | None, base: BaseToCheck) -> None:
-    """Refuse a base the metadata registry knows as revoked (before anything is built on it).
+def check_base(
+    store: Store, database_url: str | None, base: BaseToCheck, *, revocations: bool = True
+) -> None:
+    """Refuse a base before anything is built on it: one not signed by a key its recipe's
+    ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked.
 
     With no database yet (a new store, no ``--database-url``) nothing can have been revoked.
     """
+    _check_signed(store, base)
+    if not revocations:
+        return
     from bakery.registry.db import DB_FILE, open_registry
     from bakery.registry.revocation import ensure_not_revoked
 
@@ -280,3 +286,39 @@ def check_base(store: Store, database_url: str | None, base: BaseToCheck) -> Non
         ensure_not_revoked(registry, base.digest, what=f"base {base.ref}")
     finally:
         registry.dispose()
+
+
+def _check_signed(store: Store, base: BaseToCheck) -> None:
+    """The ``signedBy`` demand of the recipe's base, checked in the local store."""
+    from bakery.recipe.model import ImageBase, RecipeBase
+
+    demand = base.recipe.recipe.base
+    declared = demand.signed_by if isinstance(demand, ImageBase | RecipeBase) else ()
+    if not declared:
+        return
+    from bakery.errors import SignatureError
+    from bakery.oci.source import LayoutSource
+    from bakery.sign.keys import load_public_key
+    from bakery.sign.refs import repository_of
+    from bakery.sign.verify import verify_base
+
+    keys = []
+    for index, name in enumerate(declared):
+        path = base.recipe.directory / name
+        if not path.is_file():
+            raise base.recipe.error_at(
+                ("base", "signedBy", index), f"no public key file {name} beside the recipe"
+            )
+        keys.append(load_public_key(path))
+    report = verify_base(
+        LayoutSource(store.oci, repository_of(base.ref)),
+        base.digest,
+        tuple(keys),
+        open_source=lambda repository: LayoutSource(store.oci, repository),
+    )
+    failures = report.failures()
+    if failures:
+        raise SignatureError(
+            f"base {base.ref} is not signed as the recipe demands: {'; '.join(failures)}",
+            hint="sign it with one of the recipe's signedBy keys (bakery sign --key …)",
+        )

@@ -377,17 +377,24 @@ class DebianBase(_Wrapped):
 
 
 class ImageBase(_Kinded):
-    """``base: {image: REF}``: an image in the local store, by tag or ``sha256:`` digest."""
+    """``base: {image: REF}``: an image in the local store, by tag or ``sha256:`` digest.
+
+    ``signedBy``: public keys (cosign.pub files, relative to the recipe); when set, the bake
+    refuses a base that is not signed by one of them.
+    """
 
     kind: ClassVar[str] = "image"
     image: NonEmptyStr
+    signed_by: Seq[RelativePath] = Field(default=(), alias="signedBy")
 
 
 class RecipeBase(_Kinded):
-    """``base: {recipe: NAME}``: the image another recipe (in the same directory) bakes."""
+    """``base: {recipe: NAME}``: the image another recipe (in the same directory) bakes;
+    ``signedBy`` as for :class:`ImageBase`."""
 
     kind: ClassVar[str] = "recipe"
     recipe: RecipeName
+    signed_by: Seq[RelativePath] = Field(default=(), alias="signedBy")
 
 
 _BASES = _OneOf("a base", (DebianBase, ImageBase, RecipeBase), scalar=SCRATCH)

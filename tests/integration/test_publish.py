@@ -122,6 +122,33 @@ def test_a_revoked_base_is_refused(tmp_path: Path) -> None:
     assert "is revoked (leaked key" in refused.stderr and "Traceback" not in refused.stderr
 
 
+def test_a_base_must_be_signed_by_the_keys_the_recipe_names(tmp_path: Path) -> None:
+    store = tmp_path / ".bakery"
+    recipes = _recipes(tmp_path)
+    _bake(recipes / "static-hello.yaml", store=store)
+    shutil.copy(store / "keys" / "cosign.pub", recipes / "ours.pub")
+    other = bakery(
+        "keys", "generate", "--output-dir", tmp_path / "other", env={"COSIGN_PASSWORD": ""}
+    )
+    assert other.returncode == 0, other.stderr
+    shutil.copy(tmp_path / "other" / "cosign.pub", recipes / "theirs.pub")
+    child = (recipes / "child.yaml").read_text()
+
+    (recipes / "child.yaml").write_text(child.replace("'}", "', signedBy: [theirs.pub]}"))
+    refused = bakery("bake", recipes / "child.yaml", "--store", store, env=SDE)
+    assert refused.returncode == 1, refused.stderr
+    assert "is not signed as the recipe demands" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "test/child:1" not in bakery("images", "--store", store).stdout
+
+    (recipes / "child.yaml").write_text(child.replace("'}", "', signedBy: [theirs.pub, ours.pub]}"))
+    _bake(recipes / "child.yaml", store=store)
+
+    (recipes / "child.yaml").write_text(child.replace("'}", "', signedBy: [missing.pub]}"))
+    missing = bakery("bake", recipes / "child.yaml", "--store", store, env=SDE)
+    assert missing.returncode == 2 and "child.yaml:4:" in missing.stderr, missing.stderr
+
+
 def test_no_sign_and_no_record(tmp_path: Path) -> None:
     store = tmp_path / ".bakery"
     result = _bake(
