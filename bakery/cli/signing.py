@@ -29,7 +29,14 @@ from bakery.sign.keys import (
 )
 from bakery.sign.provenance import DEFAULT_BUILDER_ID
 from bakery.sign.refs import is_registry_ref, local_image, repository_of
-from bakery.sign.verify import SourceOpener, VerifyOptions, VerifyReport, report_json, verify_image
+from bakery.sign.verify import (
+    Check,
+    SourceOpener,
+    VerifyOptions,
+    VerifyReport,
+    report_json,
+    verify_image,
+)
 from bakery.store import Store
 
 #: ``--type`` names (cosign's where it has one) and the predicate types they mean
@@ -214,6 +221,11 @@ def _read_predicate(path: Path) -> dict[str, Any]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--insecure", is_flag=True, help="Registry images: allow plain HTTP off loopback.")
+@click.option(
+    "--database-url",
+    envvar="BAKERY_DATABASE_URL",
+    help="The metadata registry to ask about revocations (default: the store's, if any).",
+)
 def verify_command(
     ref: str,
     store_dir: Path,
@@ -222,6 +234,7 @@ def verify_command(
     builder_id: str,
     as_json: bool,
     insecure: bool,
+    database_url: str | None,
 ) -> None:
     """Check REF's signature, provenance, builder, scan (and policy) and its base images.
 
@@ -237,6 +250,7 @@ def verify_command(
     )
     source, digest, opener = _source(ref, store_dir, insecure)
     report = verify_image(source, digest, options, open_source=opener)
+    report = _with_revocations(report, store_dir, database_url)
     if as_json:
         click.echo(report_json(report))
     else:
@@ -247,6 +261,38 @@ def verify_command(
         for line in failures:
             err.print(f"  {line}", markup=False)
         sys.exit(EXIT_FAILURE)
+
+
+def _with_revocations(
+    report: VerifyReport, store_dir: Path, database_url: str | None
+) -> VerifyReport:
+    """``report`` with a ``revocation`` check on REF and every base: the metadata registry
+    must not know it as revoked. With no registry (no bakery.db, no URL) nothing is added."""
+    from bakery.registry.db import DB_FILE, open_registry
+    from bakery.registry.revocation import is_revoked
+
+    if database_url is None and not (store_dir / DB_FILE).exists():
+        return report
+    registry = open_registry(store_dir, database_url)
+    try:
+
+        def checked(node: VerifyReport) -> VerifyReport:
+            revoked = is_revoked(registry, node.digest)
+            check = Check(
+                name="revocation",
+                passed=not revoked,
+                detail="revoked in the metadata registry" if revoked else "not revoked",
+            )
+            return node.model_copy(
+                update={
+                    "checks": (*node.checks, check),
+                    "bases": tuple(checked(base) for base in node.bases),
+                }
+            )
+
+        return checked(report)
+    finally:
+        registry.dispose()
 
 
 def _source(ref: str, store_dir: Path, insecure: bool) -> tuple[ContentSource, str, SourceOpener]:

@@ -115,8 +115,13 @@ def test_a_revoked_base_is_refused(tmp_path: Path) -> None:
     _bake(recipes / "static-hello.yaml", store=store)
     assert _bake(recipes / "child.yaml", store=store)["base"]["name"] == f"{HELLO}:1.0"
 
+    pub = store / "keys" / "cosign.pub"
+    assert bakery("verify", f"{HELLO}:1.0", "--store", store, "--key", pub).returncode == 0
     revoked = bakery("revoke", f"{HELLO}:1.0", "--reason", "leaked key", "--store", store)
     assert revoked.returncode == 0, revoked.stderr
+    verified = bakery("verify", "test/child:1", "--store", store, "--key", pub)
+    assert verified.returncode == 1  # its base is revoked
+    assert "revocation: revoked in the metadata registry" in verified.stderr
     refused = bakery("bake", recipes / "child.yaml", "--store", store, "--no-cache", env=SDE)
     assert refused.returncode == 2, refused.stderr
     assert "is revoked (leaked key" in refused.stderr and "Traceback" not in refused.stderr
