@@ -16,7 +16,6 @@ from bakery.build.engine import BakeOptions, bake
 from bakery.build.result import BakeResult
 from bakery.cli.options import err, out, store_option
 from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
-from bakery.cli.scanning import db_group, sbom_command, scan_command
 from bakery.disk.artifact import ARTIFACT_TYPE as DISK_ARTIFACT_TYPE
 from bakery.disk.artifact import export_disk, read_disk
 from bakery.disk.convert import FORMATS as DISK_FORMATS
@@ -316,20 +315,3 @@ def schema_command(output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-
-
-def register(group: click.Group) -> None:
-    """Attach every command to the top-level group."""
-    for command in (
-        scan_command,
-        sbom_command,
-        db_group,
-        bake_command,
-        lock_command,
-        images_command,
-        inspect_command,
-        export_command,
-        store_group,
-        schema_command,
-    ):
-        group.add_command(command)

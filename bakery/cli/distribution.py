@@ -171,12 +171,3 @@ def copy_command(
         bar = stack.enter_context(_Bar("copy").shown())
         result = copy(source, target, reader, writer, progress=bar, jobs=jobs)
     _report("copied", result, as_json)
-
-
-COMMANDS: tuple[click.Command, ...] = (push_command, pull_command, copy_command)
-
-
-def register(group: click.Group) -> None:
-    """Attach this module's commands to the top-level group."""
-    for command in COMMANDS:
-        group.add_command(command)

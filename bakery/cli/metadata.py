@@ -542,21 +542,3 @@ def tokens_list(store_dir: Path, database_url: str | None, as_json: bool) -> Non
     rows = [[t.token_id, t.name, t.role, t.actor, t.created_at, t.expires_at] for t in tokens]
     table = _table(["ID", "NAME", "ROLE", "CREATED BY", "CREATED", "EXPIRES"], rows)
     _emit(as_json, [t.to_json() for t in tokens], table)
-
-
-COMMANDS: tuple[click.Command, ...] = (
-    query_group,
-    tag_rules_group,
-    promote_command,
-    rollback_command,
-    channel_group,
-    revoke_command,
-    audit_group,
-    tokens_group,
-)
-
-
-def register(group: click.Group) -> None:
-    """Attach this module's commands to the top-level group."""
-    for command in COMMANDS:
-        group.add_command(command)

@@ -93,12 +93,3 @@ def _bootstrap_admin(registry: Registry) -> None:
     raw, _ = create_token(registry, "initial-admin", "admin", actor="bakery serve")
     click.echo(f"admin token (shown once, store it now): {raw}")
     sys.stdout.flush()
-
-
-COMMANDS: tuple[click.Command, ...] = (serve_command,)
-
-
-def register(group: click.Group) -> None:
-    """Attach this module's commands to the top-level group."""
-    for command in COMMANDS:
-        group.add_command(command)

@@ -382,12 +382,3 @@ def keys_generate_command(output_dir: Path, prefix: str) -> None:
     if not os.environ.get(PASSWORD_ENV):
         err.print(f"the private key has an empty password (set {PASSWORD_ENV} to choose one)")
     out.print(f"private key: {files.private}\npublic key:  {files.public}")
-
-
-COMMANDS: tuple[click.Command, ...] = (sign_command, attest_command, verify_command, keys_group)
-
-
-def register(group: click.Group) -> None:
-    """Attach this module's commands to the top-level group."""
-    for command in COMMANDS:
-        group.add_command(command)
