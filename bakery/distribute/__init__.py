@@ -10,12 +10,14 @@
 ``session``      connecting from the edge (CLI, ``bake --push``): :func:`push_image`
 
 Transport decision: httpx, not oras-py. ``benchmarks/bench_push.py`` times both against
-``crane`` on a 500 MB, 5-layer image (``benchmarks/results-push.md``). oras-py 0.2.43 was the
-slowest push (3.7 s vs crane 2.3 s, this client 2.9 s) and slower than this client on pull
-(2.2 s vs 1.7 s, crane 1.1 s), and it does not do what the spec needs here: its monolithic
-upload reads the whole blob into memory (``fd.read()``), ``upload_manifest`` re-serialises the
-manifest (other bytes, another digest) under a fixed media type, and ``download_blob`` does
-not check digests. The gap to crane on pull is mostly durability (every pulled blob is
-fsynced before it is kept; crane leaves its files to the page cache) and Python's per-chunk
-cost; a push is bound by the registry's own hashing and writing.
+``crane`` on a 500 MB, 5-layer image (``benchmarks/results-push.md``, 5 rounds): oras-py 0.2.43
+pushed slower than this client (2.9 s vs 2.5 s from the CLI; crane 2.0 s) and pulled faster
+(1.5 s vs 2.7 s from the CLI, 1.7 s as a library call; crane 1.0 s), but its pull checks no
+digest and syncs nothing, and it lacks what the spec needs: its monolithic upload reads the
+whole blob into memory (``fd.read()``), ``upload_manifest`` re-serialises the manifest (other
+bytes, another digest) under a fixed media type, and there is no referrers fallback. Neither
+Python transport beats crane, so the condition for oras-py is not met. The gap to crane on
+pull is durability (every pulled blob is hashed and fsynced before it is kept: against crane
+plus a ``sync`` of its blobs the library pull is at parity) and Python's per-chunk cost; a
+push is bound by the registry's own hashing and writing.
 """
