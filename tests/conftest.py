@@ -25,6 +25,8 @@ INSTALL_HINTS = {
     "git": "apt-get install -y git",
     "sarif-multitool": "bash scripts/install-sarif-multitool.sh",
     "cosign": "bash scripts/install-sid-tools.sh cosign",
+    "docker-registry": "apt-get install -y docker-registry",
+    "psql": "apt-get install -y postgresql",
     "crane": "bash scripts/install-sid-tools.sh crane",
 }
 

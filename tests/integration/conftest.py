@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bakery.registry.db import DB_FILE
 from tests.conftest import RECIPES, bakery, require_root, require_tools
 
 #: the session store is baked with this epoch; tests that reuse its cache must use it too
@@ -62,19 +63,30 @@ def _docker_ok() -> bool:
 
 @pytest.fixture
 def private_store(baked: dict[str, dict[str, Any]], session_store: Path, tmp_path: Path) -> Path:
-    """A copy of the baked session store that a test may re-tag freely.
+    """A copy of the baked session store that a test may re-tag (and record into) freely."""
+    return clone_store(session_store, tmp_path / "private" / ".bakery")
 
-    Blobs and cache records are immutable and replaced only by rename, so hard links make the
-    copy instant and safe. Kept rootfs trees are mutated in place by the bake that takes one, so
-    they are not shared.
-    """
-    copy = tmp_path / "private" / ".bakery"
 
-    def skip_rootfs(directory: str, names: list[str]) -> set[str]:
-        return {"rootfs", "work"} if Path(directory) == session_store else set()
+def clone_store(source: Path, dest: Path, *, registry: bool = True) -> Path:
+    """A copy of the store ``source`` at ``dest``: blobs and cache records hard-linked (they
+    are immutable, replaced only by rename), the metadata registry's SQLite files copied
+    (written in place), kept rootfs trees and work directories left out (mutated in place).
+    ``registry=False`` leaves the registry out too, for a test that wants a fresh one."""
 
-    shutil.copytree(session_store, copy, copy_function=os.link, ignore=skip_rootfs)
-    return copy
+    def skipped(directory: str, names: list[str]) -> set[str]:
+        if Path(directory) != source:
+            return set()
+        return {"rootfs", "work", *(n for n in names if n.startswith(DB_FILE) and not registry)}
+
+    def link_or_copy(src: str, dst: str) -> None:
+        if Path(src).name.startswith(DB_FILE):
+            shutil.copy2(src, dst)
+        else:
+            os.link(src, dst)
+
+    shutil.copytree(source, dest, copy_function=link_or_copy, ignore=skipped)
+    (dest / "work").mkdir(exist_ok=True)
+    return dest
 
 
 def copy_recipes(dest: Path) -> Path:

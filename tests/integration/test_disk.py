@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,6 +21,7 @@ from bakery.checks.boot import qemu_argv
 from bakery.disk import geometry
 from bakery.oci.layout import OCILayout
 from tests.conftest import RECIPES, bakery, require_root
+from tests.integration.conftest import clone_store
 
 SDE = {"SOURCE_DATE_EPOCH": "1700000000"}
 TOOLS = (
@@ -223,12 +223,8 @@ def _assert_nothing_left(store: Path, tag_prefix: str) -> None:
 
 
 def _private(vm_store: Path, tmp_path: Path) -> Path:
-    """A copy of the module's store (blobs are immutable: hard links are safe)."""
-    copy = tmp_path / "store" / ".bakery"
-    ignore = shutil.ignore_patterns("rootfs", "work")
-    shutil.copytree(vm_store, copy, copy_function=os.link, ignore=ignore)
-    (copy / "work").mkdir()
-    return copy
+    """A copy of the module's store (see clone_store)."""
+    return clone_store(vm_store, tmp_path / "store" / ".bakery")
 
 
 def test_a_boot_that_never_shows_the_text_fails_and_tags_nothing(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from bakery.registry.queries import artifacts_with_package, builds_of, lineage
 from bakery.registry.record import record_bake
 from bakery.store import Store
 from tests.conftest import RECIPES, REPO
-from tests.integration.conftest import SDE
+from tests.integration.conftest import SDE, clone_store
 from tests.integration.pg_fixtures import postgres_server, postgres_url  # noqa: F401
 
 
@@ -31,12 +30,7 @@ def rebaked(
     manifest digests differ only when git HEAD moved since (the revision annotation).
     """
     store = tmp_path_factory.mktemp("registry-bake") / ".bakery"
-    shutil.copytree(
-        session_store,
-        store,
-        copy_function=os.link,
-        ignore=lambda d, names: {"rootfs", "work"} if Path(d) == session_store else set(),
-    )
+    clone_store(session_store, store, registry=False)  # this test records into a fresh one
     options = BakeOptions(store=Store.open(store), environ={**os.environ, **SDE})
     results = {name: bake(RECIPES / f"{name}.yaml", options) for name in ("nginx", "debian-base")}
     for name, result in results.items():
