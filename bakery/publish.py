@@ -28,11 +28,12 @@ from pydantic import BaseModel, ConfigDict
 
 from bakery.build.engine import BaseToCheck
 from bakery.build.report import Reporter, SilentReporter
-from bakery.build.result import BakeResult
+from bakery.build.result import BakeResult, DiskResult
 from bakery.store import Store
 
 if TYPE_CHECKING:
     from bakery.sign.keys import SigningKey
+    from bakery.sign.provenance import Provenance
 
 
 class PublishOptions(BaseModel):
@@ -103,22 +104,23 @@ def publish(
     notice = None
     if options.sign:
         from bakery.sign.bake import sign_bake
+        from bakery.sign.devkey import development_key
 
+        key = _signing_key(options.key, context.environ)
+        if key is None:
+            dev = development_key(context.store.keys_dir)
+            key, notice = dev.key, dev.notice
         with context.stage(result.name, "sign", "signature, provenance, SBOM, scan"):
             signing = sign_bake(
-                context.store,
-                result,
-                recipe_path,
-                key=_signing_key(options.key, context.environ),
-                started=started,
-                finished=finished,
+                context.store, result, recipe_path, key=key, started=started, finished=finished
             )
-        notice = signing.notice
+            for disk in result.disks:
+                _sign_disk(context.store, result, disk, key, signing.provenance)
         published = published.model_copy(
             update={
                 "signed_with": signing.public_key.key_id,
                 "predicate_types": signing.predicate_types,
-                "development_key": signing.development_key,
+                "development_key": notice is not None,
             }
         )
     if options.record:
@@ -133,6 +135,31 @@ def publish(
     return published, notice
 
 
+def _sign_disk(
+    store: Store, result: BakeResult, disk: DiskResult, key: SigningKey, provenance: Provenance
+) -> None:
+    """Sign a disk artifact of the bake and attest, about it, the bake's provenance (one build
+    made the image and its disks) and its image's SBOM and scan result (one rootfs)."""
+    from bakery.sign.bake import stored_predicate
+    from bakery.sign.intoto import (
+        BAKERY_SCAN_V1,
+        CYCLONEDX_BOM,
+        SLSA_PROVENANCE_V1,
+        statement_about,
+    )
+    from bakery.sign.local import attest_image, sign_image
+
+    sign_image(store.oci, result.name, disk.digest, key)
+    predicates = {SLSA_PROVENANCE_V1: provenance.predicate()}
+    for predicate_type in (CYCLONEDX_BOM, BAKERY_SCAN_V1):
+        stored = stored_predicate(store.oci, result.digest, predicate_type)
+        if stored is not None:
+            predicates[predicate_type] = stored
+    for predicate_type, predicate in predicates.items():
+        statement = statement_about(result.name, disk.digest, predicate_type, predicate)
+        attest_image(store.oci, result.name, statement, key)
+
+
 def _push(
     context: Context, result: BakeResult, dest: str, insecure: bool, published: Published
 ) -> Published:
@@ -142,15 +169,18 @@ def _push(
     from bakery.distribute.session import push_image
 
     target = Reference.parse(dest)
-    tags = [tag.rpartition(":")[2] for tag in result.tags]
-    destinations = (
-        [dest] if target.tag or target.digest or not tags else [f"{dest}:{tag}" for tag in tags]
-    )
+    if target.tag or target.digest:
+        pushes = [(result.digest, dest)]
+    else:  # each of the bake's tags, its disks' tags too
+        pushes = [(result.digest, f"{dest}:{tag.rpartition(':')[2]}") for tag in result.tags]
+        for disk in result.disks:
+            pushes += [(disk.digest, f"{dest}:{tag.rpartition(':')[2]}") for tag in disk.tags]
+        pushes = pushes or [(result.digest, dest)]
     pushed, skipped = 0, 0
-    for destination in destinations:
+    for digest, destination in pushes:
         done = push_image(
             context.store.oci,
-            result.digest,
+            digest,
             destination,
             environ=context.environ,
             home=context.home,
@@ -158,6 +188,7 @@ def _push(
         )
         pushed += done.blobs_pushed
         skipped += done.blobs_skipped
+    destinations = [destination for _, destination in pushes]
     return published.model_copy(
         update={
             "pushed_to": ", ".join(destinations),

@@ -21,6 +21,7 @@ from bakery.disk.artifact import export_disk, read_disk
 from bakery.disk.convert import FORMATS as DISK_FORMATS
 from bakery.errors import EXIT_FAILURE, StoreError, UserError
 from bakery.oci.archive import export_docker_archive, export_oci_archive
+from bakery.oci.mediatypes import CONFIG_TYPES
 from bakery.oci.model import ImageManifest
 from bakery.publish import Context as PublishContext
 from bakery.publish import Published, PublishOptions, check_base, publish
@@ -221,7 +222,14 @@ def inspect_command(ref: str, store_dir: Path) -> None:
         "digest": desc.digest,
         "manifest": json.loads(layout.read_blob(desc.digest)),
     }
-    if isinstance(manifest, ImageManifest):
+    if isinstance(manifest, ImageManifest) and manifest.config.media_type not in CONFIG_TYPES:
+        # an artifact (a disk, an SBOM, a signature): its config is not an image config
+        doc["artifactType"] = manifest.artifact_type or manifest.config.media_type
+        doc["layers"] = [
+            {"digest": layer.digest, "size": layer.size, "mediaType": layer.media_type}
+            for layer in manifest.layers
+        ]
+    elif isinstance(manifest, ImageManifest):
         config = layout.read_config(manifest)
         doc["config"] = json.loads(layout.read_blob(manifest.config.digest))
         doc["layers"] = [

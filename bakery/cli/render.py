@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
-from bakery.build.result import BakeResult
+from bakery.build.result import BakeResult, DiskResult
 from bakery.publish import Published
 
 
@@ -62,6 +62,7 @@ def bake_summary(result: BakeResult, published: Published | None = None) -> Tabl
         ("scan", _scan_line(result)),
         ("locked", "yes" if result.locked else "no"),
         ("SOURCE_DATE_EPOCH", f"{result.source_date_epoch} (from {result.source_date_epoch_from})"),
+        *(("disk", _disk_line(disk)) for disk in result.disks),
         ("time", f"{sum(s.seconds for s in result.stages):.2f}s"),
         *_published_rows(published),
     ]
@@ -94,6 +95,13 @@ def _tests_line(result: BakeResult) -> str:
         return "none"
     cached = sum(1 for t in result.tests if t.cached)
     return f"{len(result.tests)} passed" + (f" ({cached} cached)" if cached else "")
+
+
+def _disk_line(disk: DiskResult) -> str:
+    """One disk output: its tags, format, boot mode, size and the reproducible raw digest."""
+    tags = ", ".join(disk.tags) or disk.digest
+    boot = f", {disk.boot} boot" if disk.boot else ""
+    return f"{tags} ({disk.format}{boot}, {human_size(disk.file_size)}; raw {disk.raw_digest})"
 
 
 def _published_rows(published: Published | None) -> list[tuple[str, str]]:

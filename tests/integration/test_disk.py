@@ -132,6 +132,22 @@ def test_the_disk_is_an_oci_artifact_beside_its_image(
     assert manifest["subject"]["digest"] == vm_base["digest"]
     check = bakery("store", "check", "--store", vm_store)
     assert check.returncode == 0, check.stdout + check.stderr
+    inspected = json.loads(bakery("inspect", DISK_TAG, "--store", vm_store).stdout)
+    assert inspected["artifactType"] == "application/vnd.bakery.disk.v1"
+
+
+def test_the_disk_is_signed_attested_and_recorded_like_an_image(
+    vm_base: dict[str, Any], vm_store: Path
+) -> None:
+    (disk,) = vm_base["disks"]
+    key = vm_store / "keys" / "cosign.pub"
+    verified = bakery("verify", DISK_TAG, "--store", vm_store, "--key", key, "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    checks = {c["name"]: c["passed"] for c in json.loads(verified.stdout)["checks"]}
+    assert checks["signature"] and checks["provenance"] and checks["scan"], checks
+    lineage = bakery("query", "lineage", disk["digest"], "--store", vm_store, "--json")
+    assert lineage.returncode == 0, lineage.stderr
+    assert vm_base["digest"] in lineage.stdout  # the disk is recorded as its image's child
 
 
 def test_warm_rebake_reuses_the_disk_and_its_boot_test(
