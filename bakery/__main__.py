@@ -1,5 +1,10 @@
 """``python -m bakery``."""
 
-from bakery.cli.main import main
+import sys
+
+try:
+    from bakery.cli.main import main
+except KeyboardInterrupt:  # interrupted while starting: nothing began, nothing to undo
+    sys.exit(130)
 
 main()
