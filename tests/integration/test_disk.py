@@ -20,8 +20,9 @@ from bakery import proc
 from bakery.checks.boot import qemu_argv
 from bakery.disk import geometry
 from bakery.oci.layout import OCILayout
-from tests.conftest import RECIPES, bakery, require_root
+from tests.conftest import RECIPES, bakery, require_root, require_tools
 from tests.integration.conftest import clone_store
+from tests.integration.registry_fixtures import start_registry
 
 SDE = {"SOURCE_DATE_EPOCH": "1700000000"}
 TOOLS = (
@@ -148,6 +149,30 @@ def test_the_disk_is_signed_attested_and_recorded_like_an_image(
     lineage = bakery("query", "lineage", disk["digest"], "--store", vm_store, "--json")
     assert lineage.returncode == 0, lineage.stderr
     assert vm_base["digest"] in lineage.stdout  # the disk is recorded as its image's child
+
+
+def test_the_disk_travels_to_a_registry_and_back(
+    vm_base: dict[str, Any], vm_store: Path, tmp_path: Path
+) -> None:
+    require_tools("crane")
+    (disk,) = vm_base["disks"]
+    registry = start_registry(tmp_path / "registry")
+    try:
+        dest = registry.ref(DISK_TAG)
+        pushed = bakery("push", DISK_TAG, dest, "--store", vm_store)
+        assert pushed.returncode == 0, pushed.stderr
+        manifest = json.loads(run("crane", "manifest", "--insecure", dest))
+        assert manifest["artifactType"] == "application/vnd.bakery.disk.v1"
+        assert manifest["layers"][0]["digest"] == disk["file_digest"]
+        store = tmp_path / "pulled" / ".bakery"
+        pulled = bakery("pull", dest, "--store", store)
+        assert pulled.returncode == 0, pulled.stderr
+        out = tmp_path / "vm.qcow2"
+        exported = bakery("export", dest, "--store", store, "--format", "qcow2", "-o", out)
+        assert exported.returncode == 0, exported.stderr
+        assert sha256(out) == disk["file_digest"]
+    finally:
+        registry.stop()
 
 
 def test_warm_rebake_reuses_the_disk_and_its_boot_test(
