@@ -236,8 +236,7 @@ def _record(
         if key_id is None:
             return entry
         actor = getpass.getuser()
-        made = [("signature", None), *(("attestation", p) for p in published.predicate_types)]
-        for kind, predicate_type in made:
+        for kind, predicate_type in _signature_rows(published):
             if not has_signature(
                 registry, result.digest, key_id=key_id, kind=kind, predicate_type=predicate_type
             ):
@@ -252,6 +251,11 @@ def _record(
         return entry
     finally:
         registry.dispose()
+
+
+def _signature_rows(published: Published) -> list[tuple[str, str | None]]:
+    """(kind, predicate type) of each signature row a signed bake records."""
+    return [("signature", None), *(("attestation", p) for p in published.predicate_types)]
 
 
 def _record_remote(
@@ -286,8 +290,7 @@ def _record_remote(
         if key_id is None:
             return entry
         have = {(s.kind, s.key_id, s.predicate_type) for s in client.signatures(result.digest)}
-        made = [("signature", None), *(("attestation", p) for p in published.predicate_types)]
-        for kind, predicate_type in made:
+        for kind, predicate_type in _signature_rows(published):
             if (kind, key_id, predicate_type) not in have:
                 signature = SignatureIn.model_validate(
                     {"kind": kind, "key_id": key_id, "predicate_type": predicate_type}

@@ -24,7 +24,6 @@ from bakery.errors import EXIT_FAILURE, UserError
 from bakery.registry.db import Registry, open_registry
 
 F = TypeVar("F", bound=Callable[..., Any])
-VERIFIED_CHECKPOINT = "audit.verified-checkpoint"
 
 
 def registry_options(func: F) -> F:
@@ -470,7 +469,7 @@ def audit_proof(entry: int, store_dir: Path, database_url: str | None, as_json: 
 @registry_options
 def audit_verify(store_dir: Path, database_url: str | None, as_json: bool) -> None:
     """Recompute the tree; check checkpoints, consistency and every covered row. Exit 1 if bad."""
-    from bakery.registry.audit.verify import verify_log
+    from bakery.registry.audit.verify import VERIFIED_CHECKPOINT, verify_log
     from bakery.registry.db import trusted_verifiers
 
     with opened(store_dir, database_url) as registry, registry.read() as session:

@@ -7,12 +7,8 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -72,56 +68,6 @@ def new_layout(path: Path) -> OCILayout:
 
 
 # -- a real registry and the real cosign ---------------------------------------------------
-
-
-@dataclass
-class LocalRegistry:
-    """A ``docker-registry serve`` on 127.0.0.1 (no auth, storage in a temp dir)."""
-
-    host: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start_registry(tmp: Path) -> LocalRegistry:
-    """Start the registry on a free loopback port and wait until ``/v2/`` answers."""
-    require_tools("docker-registry")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    config = {
-        "version": 0.1,
-        "log": {"level": "warn", "accesslog": {"disabled": True}},
-        "storage": {"filesystem": {"rootdirectory": str(tmp / "storage")}},
-        "http": {"addr": f"127.0.0.1:{port}"},
-    }
-    tmp.mkdir(parents=True, exist_ok=True)
-    (tmp / "registry.yml").write_text(json.dumps(config))  # JSON is YAML
-    log = tmp / "registry.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["docker-registry", "serve", str(tmp / "registry.yml")], stdout=out, stderr=out
-        )
-    registry = LocalRegistry(f"127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"docker-registry exited: {log.read_text()[-2000:]}", pytrace=False)
-        try:
-            urllib.request.urlopen(f"http://{registry.host}/v2/", timeout=1).close()
-            return registry
-        except OSError:
-            time.sleep(0.05)
-    registry.stop()
-    pytest.fail(f"docker-registry did not start: {log.read_text()[-2000:]}", pytrace=False)
 
 
 def require_cosign() -> None:

@@ -25,17 +25,16 @@ from bakery.sign.verify import VerifyOptions, verify_base, verify_image
 from bakery.store import Store
 from tests.conftest import bakery
 from tests.integration.conftest import SDE, copy_recipes
+from tests.integration.registry_fixtures import Registry, start_registry
 from tests.integration.sign_fixtures import (
-    LocalRegistry,
     cosign,
     require_cosign,
     skopeo_copy,
-    start_registry,
 )
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[LocalRegistry]:
+def registry(tmp_path: Path) -> Iterator[Registry]:
     require_cosign()
     started = start_registry(tmp_path / "registry")
     yield started
@@ -58,7 +57,7 @@ def _sign(store: Store, result: BakeResult, recipes: Path, name: str) -> Signing
 
 
 def test_sign_bake_provenance_and_verify(
-    baked: dict[str, dict[str, Any]], private_store: Path, registry: LocalRegistry, tmp_path: Path
+    baked: dict[str, dict[str, Any]], private_store: Path, registry: Registry, tmp_path: Path
 ) -> None:
     store, recipes = Store.open(private_store), copy_recipes(tmp_path / "recipes")
     base, nginx = _warm_bake(store, recipes, "debian-base"), _warm_bake(store, recipes, "nginx")

@@ -23,13 +23,12 @@ from bakery.sign.keys import load_public_key, load_signing_key
 from bakery.sign.legacy import attestation_tag, signature_tag
 from bakery.sign.local import sign_image
 from tests.conftest import bakery
+from tests.integration.registry_fixtures import Registry, start_registry
 from tests.integration.sign_fixtures import (
-    LocalRegistry,
     cosign,
     new_layout,
     require_cosign,
     skopeo_copy,
-    start_registry,
     synthetic_image,
 )
 
@@ -43,7 +42,7 @@ PROVENANCE = {
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[LocalRegistry]:
+def registry(tmp_path: Path) -> Iterator[Registry]:
     require_cosign()
     started = start_registry(tmp_path / "registry")
     yield started
@@ -59,7 +58,7 @@ def _cosign_key_pair(directory: Path, password: str) -> Path:
     return directory
 
 
-def test_cosign_verifies_what_bakery_signed(tmp_path: Path, registry: LocalRegistry) -> None:
+def test_cosign_verifies_what_bakery_signed(tmp_path: Path, registry: Registry) -> None:
     store = tmp_path / ".bakery"
     from bakery.store import Store
 
@@ -134,7 +133,7 @@ def test_cosign_verifies_what_bakery_signed(tmp_path: Path, registry: LocalRegis
     assert "scan: no valid signed scan attestation" in report.stderr
 
 
-def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: LocalRegistry) -> None:
+def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: Registry) -> None:
     layout = new_layout(tmp_path / "src")
     image = synthetic_image(layout, "team/app:1", b"from cosign")
     remote = f"docker://{registry.host}/team/app"
@@ -197,7 +196,7 @@ def test_missing_cosign_is_one_line_with_install_steps(tmp_path: Path) -> None:
     assert "install-sid-tools.sh cosign" in lines[0] and "make setup" in lines[0]
 
 
-def test_cli_signs_registry_images_through_cosign(tmp_path: Path, registry: LocalRegistry) -> None:
+def test_cli_signs_registry_images_through_cosign(tmp_path: Path, registry: Registry) -> None:
     layout = new_layout(tmp_path / "src")
     image = synthetic_image(layout, "team/cli:1", b"cli")
     skopeo_copy(f"oci:{layout.root}:team/cli:1", f"docker://{registry.host}/team/cli:1")

@@ -27,6 +27,9 @@ from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, frontier_o
 from bakery.registry.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from bakery.registry.audit.rows import Covered, current_digest
 
+#: the store file that keeps the last checkpoint `audit verify` accepted (its trust anchor)
+VERIFIED_CHECKPOINT = "audit.verified-checkpoint"
+
 _BATCH = 5000
 
 

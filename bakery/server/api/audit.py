@@ -8,15 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 
 from bakery.registry.audit.log import inclusion_proof
-from bakery.registry.audit.verify import verify_log
+from bakery.registry.audit.verify import VERIFIED_CHECKPOINT, verify_log
 from bakery.server import reads
 from bakery.server import schemas as s
 from bakery.server.deps import ERRORS, Limit, Offset, Reader, registry, store_root
 
 router = APIRouter(tags=["audit"], responses=ERRORS)
 
-#: the last checkpoint a verification accepted, kept in the store (as `bakery audit verify` does)
-TRUSTED_CHECKPOINT = "audit.verified-checkpoint"
 _verify_lock = threading.Lock()
 
 
@@ -41,7 +39,7 @@ def verify_state(request: Request) -> s.VerifyView:
     """Recompute the log and check checkpoints, consistency and covered rows."""
     reg = registry(request)
     with _verify_lock, reg.read() as session:
-        trusted = store_root(request).absolute() / TRUSTED_CHECKPOINT
+        trusted = store_root(request).absolute() / VERIFIED_CHECKPOINT
         report = verify_log(session, reg.signer.verifier, trusted=trusted)
     return s.VerifyView.model_validate(report.to_json())
 
