@@ -150,6 +150,10 @@ def _claim_stale(path: Path) -> Iterator[bool]:
         os.close(fd)
 
 
+#: bytes a blob writer lets pile up in the page cache before it starts writing them back
+WRITEBACK_SIZE = 8 << 20
+
+
 class BlobWriter:
     """Streams one blob into a locked temp file, hashing as it goes (see ``blob_writer``)."""
 
@@ -157,6 +161,7 @@ class BlobWriter:
         self._file = file
         self._hash = hashlib.sha256()
         self._size = 0
+        self._written_back = 0
         self._digest: str | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -168,7 +173,29 @@ class BlobWriter:
         self._hash.update(data)
         count = memoryview(data).nbytes
         self._size += count
+        if self._size - self._written_back >= WRITEBACK_SIZE:
+            self._start_writeback()
         return count
+
+    def _start_writeback(self) -> None:
+        """Have the kernel start writing what we wrote so far, without waiting for it.
+
+        The final fsync then finds little left to do, instead of the whole blob: for a large
+        blob, writing to disk overlaps receiving. ``POSIX_FADV_DONTNEED`` starts asynchronous
+        writeback of dirty pages on Linux (PostgreSQL's ``pg_flush_data`` uses it where
+        ``sync_file_range`` is missing; Python has no ``sync_file_range``).
+        """
+        try:
+            self._file.flush()
+            os.posix_fadvise(
+                self._file.fileno(),
+                self._written_back,
+                self._size - self._written_back,
+                os.POSIX_FADV_DONTNEED,
+            )
+        except OSError as exc:
+            raise StoreError(f"cannot write a blob: {exc}") from exc
+        self._written_back = self._size
 
     def tell(self) -> int:
         """Bytes written so far."""
