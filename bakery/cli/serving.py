@@ -56,7 +56,7 @@ def serve_command(
     from bakery.registry.db import open_registry
     from bakery.server.app import create_app
 
-    registry = open_registry(store_dir, database_url)
+    registry = open_registry(store_dir, database_url, long_lived=True)
     try:
         if init_admin_token:
             _bootstrap_admin(registry)

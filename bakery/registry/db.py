@@ -148,8 +148,13 @@ def _enter_wal(cursor: Any) -> None:
             delay = min(delay * 2, 0.2)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``, configured for the registry."""
+def make_engine(url: str, *, long_lived: bool = False) -> Engine:
+    """An engine for ``url``, configured for the registry.
+
+    ``long_lived`` (a server) checks each pooled PostgreSQL connection before use, so that a
+    database restart costs no failed request; a CLI process opens its connections fresh and
+    skips that round trip on every transaction.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -166,7 +171,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_setup(engine)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=long_lived)
 
 
 def _alembic_config() -> Config:
@@ -235,13 +240,15 @@ def trusted_verifiers(store_root: Path, signer: Signer) -> list[Verifier]:
     return keys
 
 
-def open_registry(store_root: Path, url: str | None = None) -> Registry:
+def open_registry(
+    store_root: Path, url: str | None = None, *, long_lived: bool = False
+) -> Registry:
     """Open (creating and migrating if needed) the registry of the store at ``store_root``.
 
     ``url`` selects another database (PostgreSQL: ``postgresql+psycopg://…``); the signing key
-    of the audit log stays in the store either way.
+    of the audit log stays in the store either way. ``long_lived``: see :func:`make_engine`.
     """
-    engine = make_engine(database_url(store_root, url))
+    engine = make_engine(database_url(store_root, url), long_lived=long_lived)
     if engine.dialect.name == "sqlite":
         store_root.mkdir(parents=True, exist_ok=True)
     try:
