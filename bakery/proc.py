@@ -199,6 +199,9 @@ class Pipe:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
+            # a filter of ours, not the user's: a terminal's Ctrl-C goes to bakery, which
+            # stops it (pigz would exit 4 first and the interrupt read as "pigz failed")
+            process_group=0,
         )
         self._sink = sink
         self._error: BaseException | None = None

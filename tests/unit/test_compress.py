@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import random
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -127,3 +131,34 @@ def test_pipe_is_killed_when_the_caller_fails() -> None:
     with pytest.raises(KeyError), Pipe(["cat"], out.write) as pipe:
         pipe.write(b"z")
         raise KeyError("caller")
+
+
+def test_ctrl_c_reaches_bakery_not_its_compressor() -> None:
+    """A terminal's Ctrl-C signals its whole foreground process group. pigz must not get it:
+    it would exit at once (status 4) and the interrupt would read as "pigz failed"; bakery
+    gets it and stops pigz itself. The child notes the SIGINT, then looks at pigz."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from bakery.proc import Pipe\n"
+        "got = []\n"
+        "signal.signal(signal.SIGINT, lambda *_: got.append(1))\n"
+        "with Pipe(['pigz', '-1'], lambda b: None) as pipe:\n"
+        "    pipe.write(os.urandom(1 << 16))\n"
+        "    print('ready', flush=True)\n"
+        "    while not got:\n"
+        "        time.sleep(0.01)\n"
+        "    time.sleep(0.3)\n"
+        "    print('pigz', pipe._proc.poll(), flush=True)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0,  # a stand-in for the terminal's foreground process group
+    )
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    os.killpg(child.pid, signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=30)
+    assert stdout == "pigz None\n", stderr  # still running: the interrupt was not its
+    assert child.returncode == 0, stderr
