@@ -302,14 +302,18 @@ class BuildRow:
         return asdict(self)
 
 
-def _builds(session: Session, where: ColumnElement[bool], limit: int) -> list[BuildRow]:
-    _page(limit, 0)
+def builds(
+    session: Session, where: ColumnElement[bool], *, limit: int, offset: int = 0
+) -> list[BuildRow]:
+    """The recorded bakes ``where`` selects, newest first."""
+    _page(limit, offset)
     rows = session.execute(
         select(m.Build, m.Artifact.digest)
         .outerjoin(m.Artifact, m.Artifact.id == m.Build.artifact_id)
         .where(where)
         .order_by(m.Build.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return [
         BuildRow(
@@ -332,11 +336,15 @@ def _builds(session: Session, where: ColumnElement[bool], limit: int) -> list[Bu
     ]
 
 
+def count_builds(session: Session, where: ColumnElement[bool]) -> int:
+    return session.execute(select(func.count()).select_from(m.Build).where(where)).scalar_one()
+
+
 def builds_of(session: Session, recipe: str, *, limit: int = 1000) -> list[BuildRow]:
     """Every recorded bake of a recipe, newest first."""
     if _RECIPE.fullmatch(recipe) is None:
         raise UserError(f"{recipe[:80]!r} is not a recipe name", hint="e.g. golden/nginx")
-    return _builds(session, m.Build.recipe_name == recipe, limit)
+    return builds(session, m.Build.recipe_name == recipe, limit=limit)
 
 
 def built_from_commit(session: Session, commit: str, *, limit: int = 1000) -> list[BuildRow]:
@@ -346,7 +354,7 @@ def built_from_commit(session: Session, commit: str, *, limit: int = 1000) -> li
     where = (
         m.Build.git_commit == commit if len(commit) >= 40 else m.Build.git_commit.startswith(commit)
     )
-    return _builds(session, where, limit)
+    return builds(session, where, limit=limit)
 
 
 @dataclass(frozen=True)

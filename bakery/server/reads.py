@@ -6,14 +6,13 @@ audit entries. Each takes a session and returns typed views; every parameter is 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from bakery.registry import models as m
 from bakery.registry.channels import channels_of, current, view
-from bakery.registry.queries import BuildRow, lineage
+from bakery.registry.queries import BuildRow, builds, count_builds, lineage
 from bakery.registry.revocation import revoked_ids
 from bakery.server import schemas as s
 
@@ -252,36 +251,9 @@ def build_view(row: BuildRow) -> s.BuildView:
 def _builds(
     session: Session, where: ColumnElement[bool], *, limit: int, offset: int
 ) -> s.Page[s.BuildView]:
-    query = select(m.Build, m.Artifact.digest).outerjoin(
-        m.Artifact, m.Artifact.id == m.Build.artifact_id
-    )
-    query = query.where(where)
-    total = session.execute(select(func.count()).select_from(m.Build).where(where)).scalar_one()
-    rows = session.execute(query.order_by(m.Build.id.desc()).limit(limit).offset(offset)).all()
-    items = [
-        s.BuildView(
-            id=b.id,
-            digest=digest,
-            recipe=b.recipe_name,
-            version=b.recipe_version,
-            status=b.status,
-            git_repo=b.git_repo,
-            git_commit=b.git_commit,
-            builder_id=b.builder_id,
-            host=b.host,
-            started_at=_iso(b.started_at),
-            finished_at=_iso(b.finished_at),
-            source_date_epoch=b.source_date_epoch,
-            recipe_digest=b.recipe_digest,
-            lock_digest=b.lock_digest,
-        )
-        for b, digest in rows
-    ]
-    return s.Page(items=items, limit=limit, offset=offset, total=total)
-
-
-def _iso(t: object) -> str | None:
-    return t.isoformat().replace("+00:00", "Z") if isinstance(t, datetime) else None
+    rows = builds(session, where, limit=limit, offset=offset)
+    total = count_builds(session, where)
+    return s.Page(items=[build_view(r) for r in rows], limit=limit, offset=offset, total=total)
 
 
 def recent_builds(session: Session, *, limit: int, offset: int) -> s.Page[s.BuildView]:
