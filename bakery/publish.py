@@ -219,7 +219,7 @@ def _record(
     """Record the bake, then its signature and attestations; the last audit entry's number."""
     from bakery.registry.db import open_registry
     from bakery.registry.record import record_bake
-    from bakery.registry.signatures import has_signature, record_signature
+    from bakery.registry.signatures import record_signature, recorded_signatures
 
     registry = open_registry(context.store.root, options.database_url)
     try:
@@ -236,10 +236,9 @@ def _record(
         if key_id is None:
             return entry
         actor = getpass.getuser()
+        present = recorded_signatures(registry, result.digest, key_id=key_id)
         for kind, predicate_type in _signature_rows(published):
-            if not has_signature(
-                registry, result.digest, key_id=key_id, kind=kind, predicate_type=predicate_type
-            ):
+            if (kind, predicate_type) not in present:
                 entry = record_signature(
                     registry,
                     result.digest,

@@ -56,26 +56,16 @@ def record_signature(
         return append(session, kind=kind, actor=actor, at=at, subject=subject, rows=[cover(row)])
 
 
-def has_signature(
-    registry: Registry,
-    digest: str,
-    *,
-    key_id: str,
-    kind: str = "signature",
-    predicate_type: str | None = None,
-) -> bool:
-    """Whether the artifact ``digest`` already has this key's signature (or its attestation of
-    ``predicate_type``) recorded: a re-bake of the same image records nothing new."""
+def recorded_signatures(
+    registry: Registry, digest: str, *, key_id: str
+) -> set[tuple[str, str | None]]:
+    """(kind, predicate type) of every signature and attestation by ``key_id`` recorded for the
+    artifact ``digest``: a re-bake of the same image records only what is new."""
     with registry.read() as session:
         artifact = resolve(session, digest)
-        found = session.scalars(
-            select(m.Signature.id).where(
-                m.Signature.artifact_id == artifact.id,
-                m.Signature.kind == kind,
-                m.Signature.key_id == key_id,
-                m.Signature.predicate_type.is_(None)
-                if predicate_type is None
-                else m.Signature.predicate_type == predicate_type,
+        rows = session.execute(
+            select(m.Signature.kind, m.Signature.predicate_type).where(
+                m.Signature.artifact_id == artifact.id, m.Signature.key_id == key_id
             )
-        ).first()
-    return found is not None
+        )
+        return {(kind, predicate_type) for kind, predicate_type in rows}
