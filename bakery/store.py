@@ -19,9 +19,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bakery.errors import StoreError
-from bakery.oci.layout import OCILayout
+
+if TYPE_CHECKING:  # imported by Store.open: DEFAULT_STORE alone (for --help) needs no pydantic
+    from bakery.oci.layout import OCILayout
 
 DEFAULT_STORE = Path(".bakery")
 #: a work directory with no lock file yet may be one being created this instant
@@ -40,6 +43,8 @@ class Store:
     @classmethod
     def open(cls, root: Path) -> Store:
         """Open (creating if needed) the store at ``root``."""
+        from bakery.oci.layout import OCILayout
+
         root = root.absolute()
         try:
             for sub in ("cache", "work", "rootfs"):

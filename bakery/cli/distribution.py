@@ -6,24 +6,20 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.filesize import decimal
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from bakery.cli.options import err, out, store_option
-from bakery.distribute.client import ClientOptions, RegistryClient
-from bakery.distribute.reference import Reference
-from bakery.distribute.session import connect
-from bakery.distribute.transfer import DEFAULT_JOBS, TransferResult, copy, pull, push
-from bakery.store import Store
+from bakery.distribute import DEFAULT_JOBS
+
+# The client (httpx, pydantic) and the store are imported when a command runs, not for --help.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from bakery.distribute.client import RegistryClient
+    from bakery.distribute.transfer import TransferResult
 
 insecure_option = click.option(
     "--insecure",
@@ -51,6 +47,9 @@ timeout_option = click.option(
 
 
 def _client(registry: str, insecure: bool, timeout: float) -> RegistryClient:
+    from bakery.distribute.client import ClientOptions
+    from bakery.distribute.session import connect
+
     options = ClientOptions(insecure=insecure, timeout=timeout)
     return connect(registry, environ=os.environ, home=Path.home(), options=options)
 
@@ -59,7 +58,16 @@ class _Bar:
     """A rich transfer bar on stderr, drawn only on a terminal (CI logs stay clean)."""
 
     def __init__(self, label: str) -> None:
-        self._progress = Progress(
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress: Progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             DownloadColumn(),
@@ -120,6 +128,10 @@ def push_command(
     Without :TAG, DEST takes REF's tag. Credentials: BAKERY_REGISTRY_USERNAME/PASSWORD, else
     ~/.docker/config.json (or $DOCKER_CONFIG) with its credential helpers.
     """
+    from bakery.distribute.reference import Reference
+    from bakery.distribute.transfer import push
+    from bakery.store import Store
+
     target = Reference.parse(dest)
     store = Store.open(store_dir)
     with _client(target.registry, insecure, timeout) as client, _Bar("push").shown() as bar:
@@ -141,6 +153,10 @@ def pull_command(
 
     It is tagged HOST[:PORT]/REPO:TAG in the store; referrers and cosign tags come along.
     """
+    from bakery.distribute.reference import Reference
+    from bakery.distribute.transfer import pull
+    from bakery.store import Store
+
     source = Reference.parse(src)
     store = Store.open(store_dir)
     with _client(source.registry, insecure, timeout) as client, _Bar("pull").shown() as bar:
@@ -162,6 +178,9 @@ def copy_command(
 
     Blobs are mounted when both are on the same registry, else streamed through (verified).
     """
+    from bakery.distribute.reference import Reference
+    from bakery.distribute.transfer import copy
+
     source, target = Reference.parse(src), Reference.parse(dest)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(_client(source.registry, insecure, timeout))

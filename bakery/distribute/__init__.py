@@ -21,3 +21,7 @@ pull is durability (every pulled blob is hashed and fsynced before it is kept: a
 plus a ``sync`` of its blobs the library pull is at parity) and Python's per-chunk cost; a
 push is bound by the registry's own hashing and writing.
 """
+
+#: blobs transferred at once by push, pull and copy (``--jobs``); defined here rather than in
+#: ``transfer`` so that ``bakery push --help`` shows it without importing the client
+DEFAULT_JOBS = 4

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from bakery.distribute import DEFAULT_JOBS
 from bakery.distribute.client import ClientOptions, RegistryClient
 from bakery.distribute.credentials import resolve_credentials
 from bakery.distribute.reference import Reference
-from bakery.distribute.transfer import DEFAULT_JOBS, Progress, TransferResult, push
+from bakery.distribute.transfer import Progress, TransferResult, push
 from bakery.oci.layout import OCILayout
 
 

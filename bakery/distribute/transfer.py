@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bakery.distribute import DEFAULT_JOBS
 from bakery.distribute.client import (
     BlobOpener,
     RegistryClient,
@@ -37,7 +38,6 @@ from bakery.oci.model import Descriptor, ImageIndex, ImageManifest, parse_manife
 
 #: cosign's legacy tag suffixes for signatures, attestations and attached SBOMs
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
-DEFAULT_JOBS = 4
 #: read size of local blobs being uploaded
 UPLOAD_READ = 4 << 20
 #: how deep referrers of referrers are followed (a signature of an SBOM of an image)
