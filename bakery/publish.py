@@ -267,17 +267,11 @@ def _record_remote(
     finished: datetime,
 ) -> int | None:
     """:func:`_record` on a running ``bakery serve`` (``--registry-url``), with a builder token."""
-    from bakery.errors import UserError
     from bakery.registry.record import bake_facts
     from bakery.server.client import RegistryClient
     from bakery.server.schemas import SignatureIn
 
-    url, token = options.registry_url or "", context.environ.get("BAKERY_REGISTRY_TOKEN")
-    if not token:
-        raise UserError(
-            "--registry-url needs a token in BAKERY_REGISTRY_TOKEN",
-            hint="create one on the server: bakery tokens create NAME --role builder",
-        )
+    url, token = options.registry_url or "", _service_token(context)
     facts = bake_facts(
         result, context.store, recipe_path=recipe_path, started_at=started, finished_at=finished
     )
@@ -298,25 +292,47 @@ def _record_remote(
         return entry
 
 
-def check_base(
-    store: Store, database_url: str | None, base: BaseToCheck, *, revocations: bool = True
-) -> None:
+def _service_token(context: Context) -> str:
+    """The token for ``--registry-url``, from BAKERY_REGISTRY_TOKEN."""
+    from bakery.errors import UserError
+
+    token = context.environ.get("BAKERY_REGISTRY_TOKEN")
+    if not token:
+        raise UserError(
+            "--registry-url needs a token in BAKERY_REGISTRY_TOKEN",
+            hint="create one on the server: bakery tokens create NAME --role builder",
+        )
+    return token
+
+
+def check_base(context: Context, options: PublishOptions, base: BaseToCheck) -> None:
     """Refuse a base before anything is built on it: one not signed by a key its recipe's
-    ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked.
+    ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked:
+    the service's with ``--registry-url``, else the store's (or ``--database-url``'s).
 
     With no database yet (a new store, no ``--database-url``) nothing can have been revoked.
     """
-    _check_signed(store, base)
-    if not revocations:
+    _check_signed(context.store, base)
+    if not options.record:
+        return
+    what = f"base {base.ref}"
+    if options.registry_url:
+        from bakery.registry.revocation import revoked_error
+        from bakery.server.client import RegistryClient
+
+        with RegistryClient(options.registry_url, _service_token(context)) as client:
+            found = client.revocation(base.digest)
+        if found is not None:
+            raise revoked_error(what, base.digest, found.reason, found.actor, found.at)
         return
     from bakery.registry.db import DB_FILE, open_registry
     from bakery.registry.revocation import ensure_not_revoked
 
-    if database_url is None and not (store.root / DB_FILE).exists():
+    if options.database_url is None and not (context.store.root / DB_FILE).exists():
         return
-    registry = open_registry(store.root, database_url)
+    registry = open_registry(context.store.root, options.database_url)
     try:
-        ensure_not_revoked(registry, base.digest, what=f"base {base.ref}")
+        ensure_not_revoked(registry, base.digest, what=what)
     finally:
         registry.dispose()
 

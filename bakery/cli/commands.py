@@ -137,7 +137,7 @@ def bake_command(
         policy=policy,
         reporter=reporter,
         on_baked=on_baked,
-        check_base=partial(check_base, store, database_url, revocations=not no_record),
+        check_base=partial(check_base, context, publishing),
     )
     result = bake(recipe, options)
     if as_json:

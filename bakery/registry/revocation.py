@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -77,11 +78,15 @@ def ensure_not_revoked(registry: Registry, digest: str, *, what: str = "artifact
             .limit(1)
         ).first()
     if row is not None:
-        reason, actor, at = row
-        raise UserError(
-            f"{what} {digest} is revoked ({reason}; by {actor} at {at:%Y-%m-%d %H:%M} UTC)",
-            hint="use a newer, unrevoked artifact",
-        )
+        raise revoked_error(what, digest, *row)
+
+
+def revoked_error(what: str, digest: str, reason: str, actor: str, at: datetime) -> UserError:
+    """The error that refuses a revoked artifact, naming the revocation."""
+    return UserError(
+        f"{what} {digest} is revoked ({reason}; by {actor} at {at:%Y-%m-%d %H:%M} UTC)",
+        hint="use a newer, unrevoked artifact",
+    )
 
 
 def revoke(registry: Registry, ref: str, *, reason: str, actor: str, cascade: bool) -> Revoked:

@@ -12,9 +12,11 @@ import httpx
 from bakery.errors import AuthError, RegistryDBError, UserError
 from bakery.registry.record import ArtifactFact
 from bakery.server.schemas import (
+    ArtifactDetail,
     AuditEntryRef,
     RecordedView,
     RecordRequest,
+    RevocationView,
     SignatureIn,
     SignatureView,
 )
@@ -66,8 +68,19 @@ class RegistryClient:
         sent = self._send("POST", f"/api/v1/artifacts/{digest}/signatures", body, 201)
         return AuditEntryRef.model_validate(sent).audit_entry
 
-    def _send(self, method: str, path: str, body: Any, expected: int) -> Any:
-        """One request; its JSON when the status is ``expected``, else a BakeryError."""
+    def revocation(self, digest: str) -> RevocationView | None:
+        """The revocation of ``digest`` (the first), or None: not revoked, or not recorded."""
+        found = self._send("GET", f"/api/v1/artifacts/{digest}", None, 200, missing_ok=True)
+        if found is None:
+            return None
+        revocations = ArtifactDetail.model_validate(found).revocations
+        return revocations[0] if revocations else None
+
+    def _send(
+        self, method: str, path: str, body: Any, expected: int, *, missing_ok: bool = False
+    ) -> Any:
+        """One request; its JSON when the status is ``expected`` (None for a 404 when
+        ``missing_ok``), else a BakeryError."""
         try:
             response = self._client.request(method, path, json=body)
         except httpx.TransportError as exc:
@@ -77,6 +90,8 @@ class RegistryClient:
             ) from exc
         if response.status_code == expected:
             return response.json()
+        if missing_ok and response.status_code == 404:
+            return None
         message = _message(response)
         if response.status_code in (401, 403):
             raise AuthError(

@@ -169,12 +169,14 @@ def test_registry_url_records_on_a_running_service(tmp_path: Path) -> None:
     registry_db = open_registry(served)
     try:
         builder, _ = create_token(registry_db, "ci", "builder", actor="test")
+        admin, _ = create_token(registry_db, "security", "admin", actor="test")
     finally:
         registry_db.dispose()
     proc, url, _log = start_server(served, None)
     try:
         store = tmp_path / ".bakery"
-        recipe = _recipes(tmp_path) / "static-hello.yaml"
+        recipes = _recipes(tmp_path)
+        recipe = recipes / "static-hello.yaml"
         missing = bakery("bake", recipe, "--store", store, "--registry-url", url, env=SDE)
         assert missing.returncode == 2 and "BAKERY_REGISTRY_TOKEN" in missing.stderr
 
@@ -203,5 +205,17 @@ def test_registry_url_records_on_a_running_service(tmp_path: Path) -> None:
         )
         assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
         assert len(wrong.stderr.strip().splitlines()[-1]) < 300
+
+        # the service is the source of truth: a base revoked there is refused, though the
+        # local store has no database to know it from
+        child = ["bake", recipes / "child.yaml", "--store", store, "--registry-url", url]
+        assert bakery(*child, env={**SDE, **env}).returncode == 0
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as api:
+            body = {"ref": result["digest"], "reason": "leaked key"}
+            assert api.post("/api/v1/revocations", json=body).status_code == 201
+        refused = bakery(*child, "--no-cache", env={**SDE, **env})
+        assert refused.returncode == 2, refused.stderr
+        assert "is revoked (leaked key" in refused.stderr and "Traceback" not in refused.stderr
+        assert not (store / "bakery.db").exists()
     finally:
         stop_server(proc)
