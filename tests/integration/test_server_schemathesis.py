@@ -1,5 +1,6 @@
 """schemathesis against the live service's own OpenAPI spec, with an admin token: every
-operation, inputs that fit the spec and inputs that do not, and no server error.
+operation, inputs that fit the spec and inputs that do not, and no server error; on SQLite
+and on PostgreSQL.
 
 schemathesis's pytest plugin does not run on this pytest (9.x), so the test drives its
 Python API directly: one hypothesis run per operation and generation mode.
@@ -16,14 +17,16 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 
+from tests.integration.pg_fixtures import postgres_server
 from tests.integration.server_fixtures import LiveServer, live_server
 
 pytestmark = pytest.mark.integration
-__all__ = ["live_server"]
+__all__ = ["live_server", "postgres_server"]
 
 EXAMPLES = 10  # per operation and mode: ~27 operations x 2 modes, about a minute
 
 
+@pytest.mark.parametrize("live_server", ["sqlite", "postgresql"], indirect=True)
 def test_no_server_errors(live_server: LiveServer) -> None:
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {live_server.tokens['admin']}"}
