@@ -244,16 +244,19 @@ def _emit_builds(builds: list[Any], as_json: bool) -> None:
 
 
 @query_group.command("evidence")
+@click.option(
+    "--limit", default=100, show_default=True, help="Digests listed per category (all counted)."
+)
 @registry_options
-def query_evidence(store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def query_evidence(limit: int, store_dir: Path, database_url: str | None, as_json: bool) -> None:
     """Images lacking a signature, SBOM, provenance or scan; bad channel pointers. Exit 1 if any."""
     from bakery.registry.queries import evidence_report
 
     with opened(store_dir, database_url) as registry, registry.read() as session:
-        report = evidence_report(session)
+        report = evidence_report(session, limit=limit)
     data = report.to_json()
     lines = [
-        f"{len(data[key])} {label}"
+        f"{report.counts[key]} {label}"
         for key, label in (
             ("unsigned", "images unsigned"),
             ("no_sbom", "without an SBOM"),

@@ -359,9 +359,14 @@ def built_from_commit(session: Session, commit: str, *, limit: int = 1000) -> li
 
 @dataclass(frozen=True)
 class EvidenceReport:
-    """Images lacking evidence, and channels pointing at artifacts they should not."""
+    """Images lacking evidence, and channels pointing at artifacts they should not.
+
+    ``counts`` has the full number in each category; each list holds its first ``limit``
+    digests (oldest first), so the report stays small at any scale.
+    """
 
     images: int
+    counts: dict[str, int]
     unsigned: list[str]
     no_sbom: list[str]
     no_provenance: list[str]
@@ -371,29 +376,28 @@ class EvidenceReport:
 
     @property
     def complete(self) -> bool:
-        return not any(
-            (
-                self.unsigned,
-                self.no_sbom,
-                self.no_provenance,
-                self.unscanned,
-                self.revoked_in_channel,
-                self.failing_in_channel,
-            )
-        )
+        return not any(self.counts.values())
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "complete": self.complete}
 
 
-def evidence_report(session: Session) -> EvidenceReport:
+def evidence_report(session: Session, *, limit: int = 100) -> EvidenceReport:
     """What every image lacks: signature, SBOM, provenance, scan; bad channel pointers."""
+    _page(limit, 0)
     image = m.Artifact.kind == "image"
     sig, sbom = aliased(m.Signature), aliased(m.Artifact)
+    counts: dict[str, int] = {}
 
-    def lacking(condition: ColumnElement[bool]) -> list[str]:
-        query = select(m.Artifact.digest).where(image, ~condition).order_by(m.Artifact.id)
+    def lacking(name: str, condition: ColumnElement[bool]) -> list[str]:
+        where = and_(image, ~condition)
+        counts[name] = session.execute(select(func.count()).where(where)).scalar_one()
+        query = select(m.Artifact.digest).where(where).order_by(m.Artifact.id).limit(limit)
         return list(session.scalars(query))
+
+    def pointed_at(name: str, ids: set[int]) -> list[str]:
+        counts[name] = len(ids)
+        return _digests(session, ids)[:limit]
 
     signed = exists().where(sig.artifact_id == m.Artifact.id, sig.kind == "signature")
     has_sbom = exists().where(sbom.subject_id == m.Artifact.id, sbom.kind == "sbom")
@@ -404,15 +408,15 @@ def evidence_report(session: Session) -> EvidenceReport:
     )
     scanned = exists().where(m.Scan.artifact_id == m.Artifact.id)
     in_channel = _current_channel_artifacts(session)
-    failing = _failing(session, in_channel)
     return EvidenceReport(
         images=session.execute(select(func.count()).where(image)).scalar_one(),
-        unsigned=lacking(signed),
-        no_sbom=lacking(has_sbom),
-        no_provenance=lacking(provenance),
-        unscanned=lacking(scanned),
-        revoked_in_channel=_digests(session, revoked_ids(session, in_channel)),
-        failing_in_channel=_digests(session, failing),
+        counts=counts,
+        unsigned=lacking("unsigned", signed),
+        no_sbom=lacking("no_sbom", has_sbom),
+        no_provenance=lacking("no_provenance", provenance),
+        unscanned=lacking("unscanned", scanned),
+        revoked_in_channel=pointed_at("revoked_in_channel", revoked_ids(session, in_channel)),
+        failing_in_channel=pointed_at("failing_in_channel", _failing(session, in_channel)),
     )
 
 

@@ -215,6 +215,7 @@ class VulnHitView(Model):
 
 class EvidenceView(Model):
     images: int
+    counts: dict[str, int]
     unsigned: list[str]
     no_sbom: list[str]
     no_provenance: list[str]

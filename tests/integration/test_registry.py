@@ -308,6 +308,7 @@ def test_evidence_report(db: tuple[Registry, Path, str | None]) -> None:
     with registry.read() as s:
         report = queries.evidence_report(s)
     assert report.images == 5
+    assert report.counts["unsigned"] == 4
     assert report.unsigned == [digest(i) for i in (2, 3, 4, 5)]
     assert report.no_provenance == [digest(i) for i in (2, 3, 4, 5)]
     assert report.unscanned == [digest(5)]
@@ -315,6 +316,10 @@ def test_evidence_report(db: tuple[Registry, Path, str | None]) -> None:
     # the revocation made prod fall back to nothing, so no channel points at it any more
     assert report.revoked_in_channel == []
     assert not report.complete
+    with registry.read() as s:
+        capped = queries.evidence_report(s, limit=2)
+    assert capped.unsigned == [digest(2), digest(3)]  # the oldest two, of all four counted
+    assert capped.counts == report.counts
 
 
 # -- channels and revocation ---------------------------------------------------------------
@@ -700,6 +705,9 @@ def test_cli_end_to_end(db: tuple[Registry, Path, str | None]) -> None:
     )
     assert refused.returncode == 2 and "not signed" in refused.stderr and "hint:" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+    evidence = bakery("query", "evidence", "--limit", "1", "--store", store, env=env)
+    assert evidence.returncode == 1  # incomplete: only debian-base is signed
+    assert "images unsigned" in evidence.stdout and "Traceback" not in evidence.stderr
     proof = run("audit", "proof", "2")
     assert isinstance(proof, dict) and proof["entry"] == 2
     verified = run("audit", "verify")

@@ -223,11 +223,15 @@ def test_builds_by_recipe_and_commit_and_evidence(live_server: LiveServer) -> No
         commit = client.get("/api/v1/builds", params={"commit": "0123456789ab"}).json()
         both = client.get("/api/v1/builds", params={"recipe": "x", "commit": "abcd"})
         evidence = client.get("/api/v1/evidence").json()
+        capped = client.get("/api/v1/evidence", params={"limit": 1}).json()
     assert [b["recipe"] for b in recipe["items"]] == ["golden/nginx"]
     assert {b["recipe"] for b in commit["items"]} == {"golden/debian-base", "golden/nginx"}
     assert_error(both, 400)
     assert live_server.planted.app in evidence["unsigned"]
+    assert evidence["counts"]["unsigned"] == len(evidence["unsigned"])
     assert evidence["complete"] is False
+    assert capped["counts"] == evidence["counts"]
+    assert all(len(capped[k]) == min(1, n) for k, n in capped["counts"].items())
 
 
 # -- channels, vulnerabilities, revocation (one story, in order) ----------------------------

@@ -141,9 +141,10 @@ def _fact(body: s.RecordRequest) -> ArtifactFact:
 
 
 @router.get("/evidence")
-def evidence(request: Request, _: Reader) -> s.EvidenceView:
+def evidence(request: Request, _: Reader, limit: Limit = 100) -> s.EvidenceView:
     """Images lacking a signature, SBOM, provenance or scan; channels pointing at revoked or
-    failing artifacts."""
+    failing artifacts. ``counts`` has each category's full number, each list its first
+    ``limit`` digests."""
     with registry(request).read() as session:
-        report = q.evidence_report(session)
+        report = q.evidence_report(session, limit=limit)
     return s.EvidenceView.model_validate(report.to_json())
