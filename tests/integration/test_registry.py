@@ -21,6 +21,7 @@ from bakery.registry import models as m
 from bakery.registry.audit import merkle
 from bakery.registry.audit.log import inclusion_proof
 from bakery.registry.audit.note import open_checkpoint
+from bakery.registry.audit.rows import Covered, current_digest, current_digests
 from bakery.registry.audit.verify import verify_log
 from bakery.registry.db import Registry, open_registry
 from bakery.registry.record import (
@@ -588,6 +589,35 @@ def test_audit_detects_a_rewritten_history(db: tuple[Registry, Path, str | None]
     with registry.read() as s:
         report = verify_log(s, registry.signer.verifier, trusted=trusted)
     assert any("shrank" in p for p in report.problems), report.problems
+
+
+def test_audit_verify_after_a_trust_anchor(db: tuple[Registry, Path, str | None]) -> None:
+    """A later run checks the checkpoints made since the accepted one, and still every entry
+    and covered row; the bulk row check agrees with the row-by-row one."""
+    registry, store, _ = db
+    _all_writes(registry)
+    trusted = store / "trusted"
+    with registry.read() as s:
+        first = verify_log(s, registry.signer.verifier, trusted=trusted)
+    assert first.ok and first.checkpoints == 10 and first.consistent_with is None
+    tokens.create_token(registry, "later", "reader", actor="root")
+    with registry.read() as s:
+        second = verify_log(s, registry.signer.verifier, trusted=trusted)
+        covered = [
+            Covered.from_json(raw)
+            for data in s.scalars(select(m.AuditEntry.data))
+            for raw in json.loads(bytes(data))["rows"]
+        ]
+        assert current_digests(s, covered) == [current_digest(s, c) for c in covered]
+    assert second.ok and second.checkpoints == 2 and second.consistent_with == 10
+    assert second.rows_checked == first.rows_checked + 1 == len(covered)
+    with registry.write() as s:  # a forged note on the newest checkpoint
+        newest = s.scalars(select(m.AuditCheckpoint).order_by(m.AuditCheckpoint.id.desc())).first()
+        assert newest is not None
+        newest.note = newest.note.replace("\n11\n", "\n12\n")
+    with registry.read() as s:
+        third = verify_log(s, registry.signer.verifier, trusted=trusted)
+    assert any("checkpoint" in p for p in third.problems), third.problems
 
 
 # -- hostile input -------------------------------------------------------------------------

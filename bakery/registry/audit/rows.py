@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -83,33 +83,38 @@ def cover(row: m.Base) -> Covered:
     return Covered(row.__tablename__, _primary_key(row), sha256(canonical(row.content())))
 
 
-def _package_links(session: Session, artifact_id: int) -> bytes:
-    purls = session.scalars(
-        select(m.Package.purl)
-        .join(m.ArtifactPackage, m.ArtifactPackage.package_id == m.Package.id)
-        .where(m.ArtifactPackage.artifact_id == artifact_id)
-        .order_by(m.Package.purl)
-    ).all()
-    return canonical(list(purls))
+def _package_links(session: Session, artifact_ids: Sequence[int]) -> dict[int, bytes]:
+    purls: dict[int, list[str]] = {a: [] for a in artifact_ids}
+    for artifact_id, purl in session.execute(
+        select(m.ArtifactPackage.artifact_id, m.Package.purl)
+        .join(m.Package, m.ArtifactPackage.package_id == m.Package.id)
+        .where(m.ArtifactPackage.artifact_id.in_(artifact_ids))
+        .order_by(m.ArtifactPackage.artifact_id, m.Package.purl)
+    ):
+        purls[artifact_id].append(purl)
+    return {a: canonical(found) for a, found in purls.items()}
 
 
-def _findings(session: Session, artifact_id: int) -> bytes:
+def _findings(session: Session, artifact_ids: Sequence[int]) -> dict[int, bytes]:
     rows = session.scalars(
-        select(m.Finding).where(m.Finding.artifact_id == artifact_id).order_by(m.Finding.id)
+        select(m.Finding).where(m.Finding.artifact_id.in_(artifact_ids)).order_by(m.Finding.id)
     ).all()
     aliases: dict[int, list[str]] = {}
     for finding_id, alias in session.execute(
         select(m.FindingAlias.finding_id, m.FindingAlias.alias)
         .join(m.Finding, m.Finding.id == m.FindingAlias.finding_id)
-        .where(m.Finding.artifact_id == artifact_id)
+        .where(m.Finding.artifact_id.in_(artifact_ids))
         .order_by(m.FindingAlias.finding_id, m.FindingAlias.alias)
     ):
         aliases.setdefault(finding_id, []).append(alias)
-    return canonical([{**row.content(), "aliases": aliases.get(row.id, [])} for row in rows])
+    found: dict[int, list[dict[str, Any]]] = {a: [] for a in artifact_ids}
+    for row in rows:
+        found[row.artifact_id].append({**row.content(), "aliases": aliases.get(row.id, [])})
+    return {a: canonical(items) for a, items in found.items()}
 
 
-#: collections an entry may cover, by the artifact they belong to
-COLLECTIONS: dict[str, Callable[[Session, int], bytes]] = {
+#: collections an entry may cover, by the artifact they belong to (content of many at once)
+COLLECTIONS: dict[str, Callable[[Session, Sequence[int]], dict[int, bytes]]] = {
     "artifact_packages": _package_links,
     "findings": _findings,
 }
@@ -117,15 +122,57 @@ COLLECTIONS: dict[str, Callable[[Session, int], bytes]] = {
 
 def cover_collection(session: Session, name: str, artifact_id: int) -> Covered:
     """Cover every row of a collection of an artifact (after a flush)."""
-    return Covered(
-        name, {"artifact_id": artifact_id}, sha256(COLLECTIONS[name](session, artifact_id))
-    )
+    content = COLLECTIONS[name](session, [artifact_id])[artifact_id]
+    return Covered(name, {"artifact_id": artifact_id}, sha256(content))
+
+
+#: keys per IN (...) when rows are fetched in bulk
+_CHUNK = 500
+
+
+def _bulk_key(item: Covered) -> int | None:
+    """The one integer that finds ``item`` in a bulk fetch; None for a composite key."""
+    if item.table in COLLECTIONS:
+        return item.key["artifact_id"]
+    if item.table in TABLES and len(item.key) == 1:
+        return next(iter(item.key.values()))
+    return None
+
+
+def current_digests(session: Session, covered: Sequence[Covered]) -> list[str | None]:
+    """The hash of what the database holds now for each of ``covered`` (None: the row is
+    gone), fetched a table at a time: one query per table and 500 keys, not one per row."""
+    by_table: dict[str, set[int]] = {}
+    for item in covered:
+        key = _bulk_key(item)
+        if key is not None:
+            by_table.setdefault(item.table, set()).add(key)
+    digests: dict[tuple[str, int], str] = {}
+    for table, keys in by_table.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            if table in COLLECTIONS:
+                for key, content in COLLECTIONS[table](session, chunk).items():
+                    digests[(table, key)] = sha256(content)
+                continue
+            model = TABLES[table]
+            (column,) = model.__mapper__.primary_key
+            for row in session.scalars(select(model).where(column.in_(chunk))):
+                key = int(getattr(row, str(column.key)))
+                digests[(table, key)] = sha256(canonical(row.content()))
+    out: list[str | None] = []
+    for item in covered:
+        key = _bulk_key(item)
+        out.append(current_digest(session, item) if key is None else digests.get((item.table, key)))
+    return out
 
 
 def current_digest(session: Session, covered: Covered) -> str | None:
     """The hash of what the database holds now for ``covered``; None if the row is gone."""
     if covered.table in COLLECTIONS:
-        return sha256(COLLECTIONS[covered.table](session, covered.key["artifact_id"]))
+        key = covered.key["artifact_id"]
+        return sha256(COLLECTIONS[covered.table](session, [key])[key])
     model = TABLES.get(covered.table)
     if model is None:
         return None

@@ -3,7 +3,8 @@
 - entries are numbered 0..n-1 with no gap and n is the head's size (a deleted entry shows);
 - every stored node equals the node recomputed from the entries' bytes (an edited entry or
   node shows);
-- every checkpoint's signature verifies and its root is the recomputed root at its size;
+- every checkpoint's signature verifies and its root is the recomputed root at its size (on
+  later runs, the checkpoints since the last accepted one: the older ones were checked then);
 - the last checkpoint this command accepted before (kept in the store, outside the database)
   is consistent with the current tree, by an RFC 6962 consistency proof;
 - every row an entry covers still hashes to what the entry recorded (an edited or deleted row
@@ -25,7 +26,7 @@ from bakery.registry import models as m
 from bakery.registry.audit import merkle
 from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, frontier_of, log_size
 from bakery.registry.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
-from bakery.registry.audit.rows import Covered, current_digest
+from bakery.registry.audit.rows import Covered, current_digests
 
 #: the store file that keeps the last checkpoint `audit verify` accepted (its trust anchor)
 VERIFIED_CHECKPOINT = "audit.verified-checkpoint"
@@ -74,9 +75,10 @@ def verify_log(
     _check_nodes(session, tree, report)
     _check_head(session, tree, report)
     report.root = tree.root() if tree.size else merkle.EMPTY_ROOT
-    _check_checkpoints(session, keys, tree, report)
-    if trusted is not None:
-        _check_trusted(session, keys, tree, trusted, report)
+    anchor = _read_trusted(keys, trusted, report) if trusted is not None else None
+    _check_checkpoints(session, keys, tree, report, since=anchor.size if anchor else 0)
+    if anchor is not None:
+        _check_consistency(session, tree, anchor, report)
     _check_rows(session, report)
     if report.ok and trusted is not None:
         latest = session.scalars(
@@ -147,10 +149,24 @@ def open_by_any(note: str, keys: Sequence[Verifier]) -> Checkpoint:
 
 
 def _check_checkpoints(
-    session: Session, keys: Sequence[Verifier], tree: merkle.MemoryTree, report: VerifyReport
+    session: Session,
+    keys: Sequence[Verifier],
+    tree: merkle.MemoryTree,
+    report: VerifyReport,
+    *,
+    since: int,
 ) -> None:
+    """Check the signature and root of every checkpoint of ``since`` entries or more: those
+    below the trust anchor were checked by the run that accepted it (their roots are in the
+    tree the anchor's consistency proof vouches for)."""
     latest = None
-    for row in session.scalars(select(m.AuditCheckpoint).order_by(m.AuditCheckpoint.id)):
+    query = (
+        select(m.AuditCheckpoint)
+        .where(m.AuditCheckpoint.size >= since)
+        .order_by(m.AuditCheckpoint.id)
+        .execution_options(yield_per=_BATCH)
+    )
+    for row in session.scalars(query):
         report.checkpoints += 1
         try:
             checkpoint = open_by_any(row.note, keys)
@@ -164,26 +180,31 @@ def _check_checkpoints(
                 f"checkpoint {row.id} (size {checkpoint.size}) does not match the entries"
             )
         latest = checkpoint
-    if latest is not None and latest.size != tree.size:
+    if latest is None:
+        if tree.size:
+            report.problems.append("no signed checkpoint covers the log")
+    elif latest.size != tree.size:
         report.problems.append(
             f"the last checkpoint covers {latest.size} entries but the log has {tree.size}"
         )
 
 
-def _check_trusted(
-    session: Session,
-    keys: Sequence[Verifier],
-    tree: merkle.MemoryTree,
-    trusted: Path,
-    report: VerifyReport,
-) -> None:
+def _read_trusted(
+    keys: Sequence[Verifier], trusted: Path, report: VerifyReport
+) -> Checkpoint | None:
+    """The checkpoint accepted by the last run (None on a first run, or when unreadable)."""
     if not trusted.exists():
-        return
+        return None
     try:
-        old = open_by_any(trusted.read_text(encoding="utf-8"), keys)
+        return open_by_any(trusted.read_text(encoding="utf-8"), keys)
     except (NoteError, OSError, UnicodeDecodeError) as exc:
         report.problems.append(f"the last verified checkpoint {trusted} is unreadable: {exc}")
-        return
+        return None
+
+
+def _check_consistency(
+    session: Session, tree: merkle.MemoryTree, old: Checkpoint, report: VerifyReport
+) -> None:
     if old.size > tree.size:
         report.problems.append(
             f"the log shrank: {old.size} entries were verified before, {tree.size} remain"
@@ -211,23 +232,26 @@ def _save_trusted(path: Path, note: str) -> None:
 
 
 def _check_rows(session: Session, report: VerifyReport) -> None:
-    for seq, data in session.execute(
+    entries = session.execute(
         select(m.AuditEntry.seq, m.AuditEntry.data).order_by(m.AuditEntry.seq)
-    ).yield_per(_BATCH):
-        try:
-            rows = json.loads(bytes(data))["rows"]
-        except (ValueError, KeyError, TypeError):
-            report.problems.append(f"audit entry {seq} is not valid JSON")
-            continue
-        for raw in rows:
-            covered = Covered.from_json(raw)
-            report.rows_checked += 1
-            now = current_digest(session, covered)
-            if now is None:
+    ).yield_per(_BATCH)
+    for batch in entries.partitions():
+        covering: list[tuple[int, Covered]] = []
+        for seq, data in batch:
+            try:
+                rows = json.loads(bytes(data))["rows"]
+            except (ValueError, KeyError, TypeError):
+                report.problems.append(f"audit entry {seq} is not valid JSON")
+                continue
+            covering += [(seq, Covered.from_json(raw)) for raw in rows]
+        now = current_digests(session, [covered for _, covered in covering])
+        report.rows_checked += len(covering)
+        for (seq, covered), digest in zip(covering, now, strict=True):
+            if digest is None:
                 report.problems.append(
                     f"entry {seq}: the {covered.table} row {covered.key} it covers is gone"
                 )
-            elif now != covered.digest:
+            elif digest != covered.digest:
                 report.problems.append(
                     f"entry {seq}: the {covered.table} row {covered.key} was edited"
                 )

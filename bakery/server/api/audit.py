@@ -46,6 +46,7 @@ def verify_state(request: Request) -> s.VerifyView:
 
 @router.get("/audit/verify")
 def verify(request: Request, _: Reader) -> s.VerifyView:
-    """Recompute the whole tree; check every checkpoint's signature and root, consistency with
-    the checkpoint verified before, and every row an entry covers (``ok`` false: tampering)."""
+    """Recompute the whole tree; check the signature and root of every checkpoint since the one
+    verified before, consistency with that one, and every row an entry covers (``ok`` false:
+    tampering)."""
     return verify_state(request)
