@@ -31,9 +31,10 @@ class _Document(BaseModel):
 
 
 class Subject(_Document):
-    """An artifact the statement is about: a name and its digests (``{"sha256": hex}``)."""
+    """An artifact the statement is about: its digests (``{"sha256": hex}``) and, usually, a
+    name (a v1 resource descriptor may leave it out, as cosign 3's signatures do)."""
 
-    name: str
+    name: str | None = None
     digest: dict[str, str]
 
 

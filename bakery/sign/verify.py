@@ -174,7 +174,11 @@ class _Verifier:
             who = ", ".join(sorted({k.key_id[:12] for k in found.valid_keys}))
             return Check(name="signature", passed=True, detail=f"signed by key {who}")
         if found.total == 0:
-            return Check(name="signature", passed=False, detail="no cosign signature (.sig) found")
+            return Check(
+                name="signature",
+                passed=False,
+                detail="no cosign signature found (.sig tag or sigstore bundle)",
+            )
         reasons = "; ".join(sorted(set(found.rejected)))
         return Check(
             name="signature",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bakery.distribute.client import RegistryClient
+from bakery.distribute.source import RegistrySource
 from bakery.errors import SignatureError, ToolError, UserError
 from bakery.oci.source import LayoutSource
 from bakery.sign.attestations import find_attestations, find_signatures
@@ -182,6 +184,56 @@ def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: Registry) 
         skopeo_copy(f"oci:{back.root}:team/app:{tag}", f"{remote}:{tag}")
     second = f"{registry.host}/team/app@{other_image.digest}"
     assert tool.verify(second, str(keys / "cosign.pub"), allow_insecure_registry=True)
+
+
+def test_bakery_verifies_cosign_3_bundles(tmp_path: Path, registry: Registry) -> None:
+    """cosign 3's default format: sigstore bundles pushed as referrers of the image (here
+    through the sha256-<hex> fallback index: distribution 2.8 has no referrers API)."""
+    layout = new_layout(tmp_path / "src")
+    image = synthetic_image(layout, "team/app:1", b"bundled")
+    skopeo_copy(f"oci:{layout.root}:team/app:1", f"docker://{registry.host}/team/app:1")
+    keys = _cosign_key_pair(tmp_path / "keys", "pw")
+    config = tmp_path / "signing-config.json"  # no transparency log: offline
+    made = cosign("signing-config", "create", "--out", str(config))
+    assert made.returncode == 0, made.stderr
+    ref = f"{registry.host}/team/app@{image.digest}"
+    common = ["--key", str(keys / "cosign.key"), "--signing-config", str(config), "--yes"]
+    signed = cosign("sign", *common, "--allow-insecure-registry", ref, password="pw")
+    assert signed.returncode == 0, signed.stderr
+    predicate = tmp_path / "provenance.json"
+    predicate.write_text(json.dumps(PROVENANCE))
+    attested = cosign(
+        "attest", *common, "--type", "slsaprovenance1", "--predicate", str(predicate),
+        "--allow-insecure-registry", ref, password="pw",
+    )  # fmt: skip
+    assert attested.returncode == 0, attested.stderr
+    assert cosign("triangulate", "--type", "signature", ref).returncode == 0
+
+    public = load_public_key(keys / "cosign.pub")
+    with RegistryClient(registry.host) as client:
+        source = RegistrySource(client, "team/app")
+        assert signature_tag(image.digest) not in client.tags("team/app")  # no legacy .sig
+        signatures = find_signatures(source, image.digest, [public])
+        attestations = find_attestations(source, image.digest, [public])
+        other = load_public_key(_cosign_key_pair(tmp_path / "other", "") / "cosign.pub")
+        by_other = find_signatures(source, image.digest, [other])
+        other_image = synthetic_image(layout, "team/app:2", b"not signed")
+        skopeo_copy(f"oci:{layout.root}:team/app:2", f"docker://{registry.host}/team/app:2")
+        unsigned = find_signatures(source, other_image.digest, [public])
+    assert signatures.valid and signatures.total == 1, signatures.rejected
+    assert [s.statement.predicate_type for s in attestations.statements] == [SLSA_PROVENANCE_V1]
+    assert not by_other.valid and by_other.total == 1
+    assert any("verifies" in reason for reason in by_other.rejected), by_other.rejected
+    assert unsigned.total == 0 and not unsigned.valid
+
+    verified = bakery(
+        "verify", ref, "--key", keys / "cosign.pub", "--json",
+        "--store", tmp_path / "store",
+    )  # fmt: skip
+    report = json.loads(verified.stdout)
+    checks = {c["name"]: c["passed"] for c in report["checks"]}
+    assert checks["signature"] and checks["provenance"], verified.stdout + verified.stderr
+    assert not checks["scan"] and verified.returncode == 1  # no scan attestation was made
 
 
 def test_missing_cosign_is_one_line_with_install_steps(tmp_path: Path) -> None:
