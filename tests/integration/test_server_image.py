@@ -1,14 +1,17 @@
 """The bakery-server image: baked from recipes/bakery-server.yaml with a wheel built from
-this checkout, loaded into Docker, run, and queried over HTTP (/healthz and /api/v1)."""
+this checkout (twice: the same image), loaded into Docker, run, and queried over HTTP
+(/healthz and /api/v1)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -51,18 +54,44 @@ def _logs(name: str) -> str:
     return done.stdout + done.stderr
 
 
+@dataclass(frozen=True)
+class ServerBake:
+    recipes: Path
+    store: Path
+    digest: str
+
+
+def _bake_server(recipes: Path, store: Path) -> str:
+    """Bake recipes/bakery-server.yaml (and its Debian base) into ``store``; its digest."""
+    done = bakery("bake", recipes / "bakery-server.yaml", "--store", store, "--json", env=SDE)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return str(json.loads(done.stdout)["digest"])
+
+
 @pytest.fixture(scope="module")
-def server_image(tmp_path_factory: pytest.TempPathFactory, dockerd: None) -> Iterator[str]:
+def server_bake(tmp_path_factory: pytest.TempPathFactory) -> ServerBake:
     require_root()
-    require_tools("mmdebstrap", "bwrap", "pigz", "docker")
+    require_tools("mmdebstrap", "bwrap", "pigz")
     work = tmp_path_factory.mktemp("server-image")
     recipes = copy_recipes(work / "recipes")
     _wheel(recipes / "files" / "bakery-server" / "dist", work)
     store = work / ".bakery"
-    done = bakery("bake", recipes / "bakery-server.yaml", "--store", store, env=SDE)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    archive = work / "server.tar"
-    done = bakery("export", IMAGE, "--format", "docker-archive", "-o", archive, "--store", store)
+    return ServerBake(recipes, store, _bake_server(recipes, store))
+
+
+def test_the_server_image_is_reproducible(server_bake: ServerBake, tmp_path: Path) -> None:
+    """Baked again in a new store from the same inputs (the wheel, the pinned PyPI
+    dependencies of requirements.txt, the Debian snapshot), it is the same image."""
+    assert _bake_server(server_bake.recipes, tmp_path / ".bakery") == server_bake.digest
+
+
+@pytest.fixture(scope="module")
+def server_image(server_bake: ServerBake, dockerd: None) -> Iterator[str]:
+    require_tools("docker")
+    archive = server_bake.store.parent / "server.tar"
+    done = bakery(
+        "export", IMAGE, "--format", "docker-archive", "-o", archive, "--store", server_bake.store
+    )
     assert done.returncode == 0, done.stderr
     _run("docker", "load", "-i", archive)
     try:
