@@ -6,9 +6,11 @@ A registry answers a request it wants credentials for with ``401`` and a challen
 
 For ``Bearer`` the client asks ``realm?service=…&scope=…`` for a token (with Basic credentials
 when it has some), caches it per scope set until it expires, and sends ``Authorization:
-Bearer <token>``; a 401 on a cached token drops it and fetches a fresh one once. For ``Basic``
-the credentials go on every request. Credentials travel over plain HTTP only to loopback hosts
-or when the user said ``--insecure``. Tokens and passwords are never logged or put in errors.
+Bearer <token>``. With an identity token (Docker's ``identitytoken``) it POSTs an OAuth2
+refresh-token grant to the realm instead (distribution docs/spec/auth/oauth.md). A 401 on a
+cached token drops it and fetches a fresh one once. For ``Basic`` the credentials go on every
+request. Credentials travel over plain HTTP only to loopback hosts or when the user said
+``--insecure``. Tokens and passwords are never logged or put in errors.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from bakery.distribute.credentials import ENV_PASSWORD, ENV_USERNAME, Credential
 from bakery.distribute.reference import is_loopback
 from bakery.errors import AuthError, RegistryError
 
+#: how bakery names itself to an OAuth2 token server
+CLIENT_ID = "bakery"
 #: a token without ``expires_in`` lives 60 s (distribution spec, token.md)
 DEFAULT_TOKEN_SECONDS = 60
 #: fetch a new token when less than this fraction of its life is left
@@ -209,16 +213,22 @@ class Authenticator:
                 f"registry {self.registry} sends credentials to a plain-HTTP token server {realm}",
                 hint="use --insecure only if you trust the network",
             )
-        params: list[tuple[str, str | int | float | bool | None]] = []
-        if service := self._bearer.get("service"):
-            params.append(("service", service))
+        service = self._bearer.get("service")
         wanted = [str(s) for s in sorted(set(scopes))]
         if not wanted and (scope := self._bearer.get("scope")):
             wanted = [scope]
-        params.extend(("scope", s) for s in wanted)
-        headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
+        identity = self.credentials.identity_token if self.credentials else None
         try:
-            response = self._http.get(realm, params=params, headers=headers)
+            if identity is not None:  # oauth.md: a refresh-token grant; scopes space-separated
+                form = {"grant_type": "refresh_token", "refresh_token": identity}
+                form |= {"client_id": CLIENT_ID, **({"service": service} if service else {})}
+                form |= {"scope": " ".join(wanted)} if wanted else {}
+                response = self._http.post(realm, data=form)
+            else:
+                params = httpx.QueryParams([("service", service)] if service else [])
+                params = params.merge({"scope": wanted}) if wanted else params
+                headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
+                response = self._http.get(realm, params=params, headers=headers)
         except httpx.TransportError as exc:
             raise RegistryError(
                 f"cannot reach the token server of {self.registry} ({realm.host}): {exc}"

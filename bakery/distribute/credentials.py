@@ -5,7 +5,10 @@ Resolution for one registry host, first match wins:
 1. ``BAKERY_REGISTRY_USERNAME`` / ``BAKERY_REGISTRY_PASSWORD`` (both set);
 2. ``credHelpers[host]``, else ``credsStore``: ``docker-credential-<name> get`` with the host on
    stdin (run through :mod:`bakery.proc`); "credentials not found" falls through;
-3. ``auths[host].auth`` (base64 ``user:password``) or ``auths[host].username/password``.
+3. ``auths[host].auth`` (base64 ``user:password``) or ``auths[host].username/password``; an
+   ``auths[host].identitytoken`` (what ``docker login`` keeps for registries with OAuth2
+   logins, e.g. Azure) is a refresh token for the token server, used instead of a password.
+   A helper's answer with the user name ``<token>`` is one too.
 
 ``config.json`` is read from ``$DOCKER_CONFIG`` or ``~/.docker``. The environment and the home
 directory are passed in by the caller (the CLI): library code reads neither. Secrets never
@@ -28,6 +31,8 @@ from bakery.errors import AuthError
 ENV_USERNAME = "BAKERY_REGISTRY_USERNAME"
 ENV_PASSWORD = "BAKERY_REGISTRY_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 HELPER_PREFIX = "docker-credential-"
+#: the user name Docker and its credential helpers give an identity token
+IDENTITY_TOKEN_USER = "<token>"  # noqa: S105 - a marker, not a secret
 #: what docker-credential-helpers print when they have nothing for a server
 _NOT_FOUND = "credentials not found"
 
@@ -38,6 +43,8 @@ class Credentials:
 
     username: str
     password: str = field(repr=False)
+    #: an OAuth2 refresh token for the registry's token server (Docker's ``identitytoken``)
+    identity_token: str | None = field(default=None, repr=False)
 
     def basic(self) -> str:
         """The value of an ``Authorization: Basic`` header."""
@@ -79,6 +86,8 @@ def _from_auths(config: Mapping[str, Any], host: str, path: Path) -> Credentials
     entry = next((v for k, v in auths.items() if _host_key(k) == host), None)
     if not isinstance(entry, dict):
         return None
+    if isinstance(entry.get("identitytoken"), str) and entry["identitytoken"]:
+        return Credentials(IDENTITY_TOKEN_USER, "", identity_token=entry["identitytoken"])
     if isinstance(entry.get("auth"), str) and entry["auth"]:
         try:
             user, sep, password = base64.b64decode(entry["auth"]).decode().partition(":")
@@ -110,7 +119,10 @@ def run_helper(helper: str, host: str) -> Credentials | None:
         )
     try:
         answer = json.loads(done.stdout)
-        return Credentials(str(answer["Username"]), str(answer["Secret"]))
+        user, secret = str(answer["Username"]), str(answer["Secret"])
+        if user == IDENTITY_TOKEN_USER:
+            return Credentials(user, "", identity_token=secret)
+        return Credentials(user, secret)
     except (ValueError, KeyError, TypeError) as exc:
         raise AuthError(
             f"credential helper {argv[0]} returned malformed output for {host}",

@@ -58,6 +58,8 @@ from tests.conftest import require_tools
 
 USER = "alice"
 PASSWORD = "wonderland"
+#: the OAuth2 refresh token (Docker's identitytoken) the token server accepts for USER
+REFRESH_TOKEN = "refresh-for-alice"
 SERVICE = "bakery-test-registry"
 ISSUER = "bakery-test-issuer"
 #: the registry accepts a JWT this long after its exp (distribution's clock-skew leeway)
@@ -268,7 +270,24 @@ class TokenServer:
                     self.end_headers()
                     return
                 token = server.issue(query.get("scope", []))
-                body = json.dumps({"token": token, "expires_in": server.reported_seconds})
+                self._answer({"token": token, "expires_in": server.reported_seconds})
+
+            def do_POST(self) -> None:  # oauth.md: the refresh-token grant
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                server.requests.append(form)
+                if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
+                    REFRESH_TOKEN
+                ]:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                token = server.issue(form.get("scope", [""])[0].split())
+                self._answer({"access_token": token, "expires_in": server.reported_seconds})
+
+            def _answer(self, document: dict[str, object]) -> None:
+                body = json.dumps(document)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from bakery.distribute.client import RegistryClient
-from bakery.distribute.credentials import Credentials
+from bakery.distribute.credentials import Credentials, resolve_credentials
 from bakery.distribute.reference import Reference
 from bakery.distribute.transfer import pull, push
 from bakery.oci.layout import OCILayout
 from tests.conftest import bakery
 from tests.integration.registry_fixtures import (
     PASSWORD,
+    REFRESH_TOKEN,
     USER,
     Registry,
     basic_registry,
@@ -143,6 +144,38 @@ def test_bearer_token_flow_push_and_pull(token_registry: Registry, tmp_path: Pat
         other = OCILayout.open(tmp_path / "other" / "oci")
         assert pull(dest, other, client).digest == image.digest
         assert other.check() == []
+
+
+def test_identity_token_from_docker_config(token_registry: Registry, tmp_path: Path) -> None:
+    """`docker login` to an OAuth2 registry keeps an identitytoken: bakery trades it for
+    access tokens with a refresh-token grant (POST), and never sends a password."""
+    tokens = token_registry.token_server
+    assert tokens is not None
+    layout = OCILayout.open(tmp_path / "store" / "oci")
+    make_image(layout, "test/app:1", [1000])
+    config = tmp_path / "docker" / "config.json"
+    config.parent.mkdir()
+    entry = {"auth": base64.b64encode(b"<token>:").decode(), "identitytoken": REFRESH_TOKEN}
+    config.write_text(json.dumps({"auths": {token_registry.host: entry}}))
+    env = {"DOCKER_CONFIG": str(config.parent)}
+    credentials = resolve_credentials(token_registry.host, environ=env, home=tmp_path)
+    assert credentials is not None and credentials.identity_token == REFRESH_TOKEN
+    pushed = bakery(
+        "push", "test/app:1", token_registry.ref("team/app:1"), "--store", tmp_path / "store",
+        env=env,
+    )  # fmt: skip
+    assert pushed.returncode == 0, pushed.stderr
+    grants = [r for r in tokens.requests if "grant_type" in r]
+    assert grants and all(r["client_id"] == ["bakery"] for r in grants)
+    assert any("repository:team/app:pull,push" in r["scope"][0].split() for r in grants)
+
+    entry["identitytoken"] = "revoked"
+    config.write_text(json.dumps({"auths": {token_registry.host: entry}}))
+    refused = bakery(
+        "pull", token_registry.ref("team/app:1"), "--store", tmp_path / "other", env=env
+    )
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "revoked" not in refused.stderr  # the token is never shown
 
 
 def test_bearer_token_refreshed_after_the_registry_expires_it(

@@ -130,3 +130,17 @@ def test_secret_never_in_repr() -> None:
     creds = Credentials("user", "hunter2")
     assert "hunter2" not in repr(creds)
     assert creds.basic() == "Basic " + _auth("user", "hunter2")
+
+
+def test_identity_tokens_from_auths_and_helpers(tmp_path: Path, helper_dir: Path) -> None:
+    """An ``identitytoken`` (OAuth2 logins) wins over the ``<token>:`` placeholder auth; a
+    helper signals one with the user name ``<token>``."""
+    entry = {"auth": _auth("<token>", ""), "identitytoken": "refresh-1"}
+    _config(tmp_path, {"auths": {HOST: entry}})
+    found = resolve_credentials(HOST, environ={}, home=tmp_path)
+    assert found is not None and found.identity_token == "refresh-1" and found.password == ""
+    assert "refresh-1" not in repr(found)
+    _helper(helper_dir, "oauth", 'printf \'{"Username":"<token>","Secret":"refresh-2"}\'\n')
+    _config(tmp_path, {"credHelpers": {HOST: "oauth"}})
+    helped = resolve_credentials(HOST, environ={}, home=tmp_path)
+    assert helped is not None and helped.identity_token == "refresh-2"
