@@ -11,7 +11,7 @@ APT_PACKAGES := mmdebstrap bubblewrap pigz zstd git skopeo umoci docker.io docke
                 ca-certificates arch-test postgresql qemu-system-x86 qemu-utils ovmf e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-pc-bin grub-common packer chromium
 PYTEST_ARGS ?=
 
-SID_TOOLS := cosign crane oras
+SID_TOOLS := cosign crane oras docker-compose
 
 .PHONY: help setup apt-packages sid-tools sarif-multitool bake test lint typecheck unit schema bench clean
 

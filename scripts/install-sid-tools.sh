@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Install cosign, crane and oras from Debian's unstable suite without adding it to the system's
-# apt sources: a private apt state dir lists only sid, `apt-get download` fetches the .deb and
-# `dpkg -x` unpacks its binary into /usr/local/bin. Idempotent; needs root and the Debian mirror.
+# Install cosign, crane, oras and docker-compose (v2) from Debian's unstable suite without adding
+# it to the system's apt sources: a private apt state dir lists only sid, `apt-get download`
+# fetches the .deb and `dpkg -x` unpacks its binary into /usr/local/bin. Idempotent; needs root and the Debian mirror.
 set -euo pipefail
 
-declare -A PACKAGE=([cosign]=cosign [crane]=crane [oras]=oras)
+declare -A PACKAGE=([cosign]=cosign [crane]=crane [oras]=oras [docker-compose]=docker-compose)
 wanted=()
 for tool in "$@"; do
   command -v "$tool" >/dev/null 2>&1 || wanted+=("$tool")

@@ -28,6 +28,7 @@ INSTALL_HINTS = {
     "docker-registry": "apt-get install -y docker-registry",
     "psql": "apt-get install -y postgresql",
     "crane": "bash scripts/install-sid-tools.sh crane",
+    "docker-compose": "bash scripts/install-sid-tools.sh docker-compose",
 }
 
 

@@ -5,8 +5,10 @@ this checkout (twice: the same image), loaded into Docker, run, and queried over
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -172,3 +174,63 @@ def test_the_baked_server_image_serves_the_api(container: tuple[str, str, str]) 
 
 def container_name(url: str) -> str:
     return f"bakery-server-test-{url.rsplit(':', 1)[1]}"
+
+
+STACK_IMAGES = {
+    "postgres.yaml": "golden/postgres:15",
+    "distribution.yaml": "golden/distribution:2.8",
+}
+STACK_PORTS = (8080, 5000)  # what registry/compose.yaml publishes on loopback
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_compose_stack_runs_on_baked_images(
+    server_bake: ServerBake, server_image: str, tmp_path: Path
+) -> None:
+    """registry/compose.yaml as shipped, on the three images Bakery bakes (none pulled)."""
+    require_tools("docker-compose")
+    busy = [port for port in STACK_PORTS if not _port_free(port)]
+    assert not busy, f"the stack publishes 127.0.0.1:{busy}, which something else holds"
+    for recipe, image in STACK_IMAGES.items():
+        done = bakery("bake", server_bake.recipes / recipe, "--store", server_bake.store, env=SDE)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        archive = tmp_path / "image.tar"
+        done = bakery(
+            "export", image, "--format", "docker-archive", "-o", archive,
+            "--store", server_bake.store,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        _run("docker", "load", "-i", archive)
+    stack = tmp_path / "registry"
+    shutil.copytree(REPO / "registry", stack)
+    example = (stack / "bakery-server.env.example").read_text()
+    (stack / "bakery-server.env").write_text(example.replace("change-me", "stack-test-pw"))
+    compose = ["docker-compose", "-f", str(stack / "compose.yaml"), "-p", f"bakery{os.getpid()}"]
+    try:
+        _run(*compose, "up", "-d", "--wait", timeout=300)
+        assert httpx.get("http://127.0.0.1:8080/healthz").json() == {
+            "status": "ok",
+            "database": "postgresql",
+        }
+        printed = _run(*compose, "run", "--rm", "bakery-server-init")
+        found = re.search(r"^(bkr_\S+)$", printed, re.M)
+        assert found, printed
+        api = httpx.get(
+            "http://127.0.0.1:8080/api/v1/artifacts",
+            headers={"Authorization": f"Bearer {found.group(1)}"},
+        )
+        assert api.status_code == 200, api.text
+        pushed = bakery(
+            "push", "golden/distribution:2.8", "127.0.0.1:5000/golden/distribution:2.8",
+            "--store", server_bake.store,
+        )  # fmt: skip
+        assert pushed.returncode == 0, pushed.stderr
+    finally:
+        subprocess.run([*compose, "down", "-v"], capture_output=True, check=False, timeout=120)
+        subprocess.run(
+            ["docker", "rmi", "-f", *STACK_IMAGES.values()], capture_output=True, check=False
+        )

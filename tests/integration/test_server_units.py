@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from bakery import errors as e
 from bakery.recipe.loader import load_recipe
+from bakery.recipe.model import Output
 from bakery.registry.db import open_registry
 from bakery.registry.tokens import create_token
 from bakery.server.app import create_app
@@ -116,13 +117,23 @@ def test_headers_docs_and_413(client: tuple[TestClient, str]) -> None:
 
 def test_deployment_files_agree_with_the_recipe() -> None:
     """registry/compose.yaml runs the image recipes/bakery-server.yaml bakes, beside
-    PostgreSQL and a distribution registry, on loopback only."""
+    PostgreSQL and a distribution registry also baked from recipes/, on loopback only."""
     recipe = load_recipe(RECIPES / "bakery-server.yaml").recipe
     tags = [t for output in recipe.outputs for t in output.oci.tags]  # type: ignore[union-attr]
     compose = yaml.safe_load((REPO / "registry" / "compose.yaml").read_text())
     services = compose["services"]
     assert {"bakery-server", "postgres", "oci-registry"} <= set(services)
     assert services["bakery-server"]["image"] in {f"{recipe.name}:{t}" for t in tags}
+    baked = {
+        f"{r.name}:{t}"
+        for path in RECIPES.glob("*.yaml")
+        for r in [load_recipe(path).recipe]
+        for output in r.outputs
+        if isinstance(output, Output)
+        for t in output.oci.tags
+    }
+    for name, service in services.items():  # every image is one a recipe here bakes
+        assert service["image"] in baked, f"{name}: {service['image']}"
     for service in services.values():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), port
