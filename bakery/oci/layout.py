@@ -173,7 +173,7 @@ class BlobWriter:
         try:
             if count >= DIRECT_WRITE_SIZE:
                 self._file.flush()
-                view = memoryview(data)
+                view = memoryview(data).cast("B")
                 fd = self._file.fileno()
                 while view:
                     view = view[os.write(fd, view) :]
