@@ -63,11 +63,18 @@ class ServerBake:
     digest: str
 
 
-def _bake_server(recipes: Path, store: Path) -> str:
-    """Bake recipes/bakery-server.yaml (and its Debian base) into ``store``; its digest."""
-    done = bakery("bake", recipes / "bakery-server.yaml", "--store", store, "--json", env=SDE)
+def _bake(recipes: Path, store: Path, recipe: str = "bakery-server.yaml") -> str:
+    """Bake ``recipe`` (and its Debian base) into ``store``; its digest."""
+    done = bakery("bake", recipes / recipe, "--store", store, "--json", env=SDE)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return str(json.loads(done.stdout)["digest"])
+
+
+def _docker_load(image: str, store: Path, archive: Path) -> None:
+    """Export ``image`` from ``store`` as a docker archive and load it into dockerd."""
+    done = bakery("export", image, "--format", "docker-archive", "-o", archive, "--store", store)
+    assert done.returncode == 0, done.stderr
+    _run("docker", "load", "-i", archive)
 
 
 @pytest.fixture(scope="module")
@@ -78,24 +85,19 @@ def server_bake(tmp_path_factory: pytest.TempPathFactory) -> ServerBake:
     recipes = copy_recipes(work / "recipes")
     _wheel(recipes / "files" / "bakery-server" / "dist", work)
     store = work / ".bakery"
-    return ServerBake(recipes, store, _bake_server(recipes, store))
+    return ServerBake(recipes, store, _bake(recipes, store))
 
 
 def test_the_server_image_is_reproducible(server_bake: ServerBake, tmp_path: Path) -> None:
     """Baked again in a new store from the same inputs (the wheel, the pinned PyPI
     dependencies of requirements.txt, the Debian snapshot), it is the same image."""
-    assert _bake_server(server_bake.recipes, tmp_path / ".bakery") == server_bake.digest
+    assert _bake(server_bake.recipes, tmp_path / ".bakery") == server_bake.digest
 
 
 @pytest.fixture(scope="module")
 def server_image(server_bake: ServerBake, dockerd: None) -> Iterator[str]:
     require_tools("docker")
-    archive = server_bake.store.parent / "server.tar"
-    done = bakery(
-        "export", IMAGE, "--format", "docker-archive", "-o", archive, "--store", server_bake.store
-    )
-    assert done.returncode == 0, done.stderr
-    _run("docker", "load", "-i", archive)
+    _docker_load(IMAGE, server_bake.store, server_bake.store.parent / "server.tar")
     try:
         yield IMAGE
     finally:
@@ -196,15 +198,8 @@ def test_the_compose_stack_runs_on_baked_images(
     busy = [port for port in STACK_PORTS if not _port_free(port)]
     assert not busy, f"the stack publishes 127.0.0.1:{busy}, which something else holds"
     for recipe, image in STACK_IMAGES.items():
-        done = bakery("bake", server_bake.recipes / recipe, "--store", server_bake.store, env=SDE)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        archive = tmp_path / "image.tar"
-        done = bakery(
-            "export", image, "--format", "docker-archive", "-o", archive,
-            "--store", server_bake.store,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        _run("docker", "load", "-i", archive)
+        _bake(server_bake.recipes, server_bake.store, recipe)
+        _docker_load(image, server_bake.store, tmp_path / "image.tar")
     stack = tmp_path / "registry"
     shutil.copytree(REPO / "registry", stack)
     example = (stack / "bakery-server.env.example").read_text()
