@@ -176,7 +176,7 @@ def _docker_warm_build(rootfs: Path) -> tuple[float, list[float]] | None:
 EXPORT_DRIVER = """
 import hashlib, sys, time
 from pathlib import Path
-from bakery.build import snapshot
+from bakery.rootfs import snapshot
 from bakery.oci.compress import LayerSink
 from bakery.oci.layout import OCILayout
 from bakery.oci.tarwriter import write_layer_tar

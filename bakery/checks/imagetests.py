@@ -12,12 +12,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from bakery.build import sandbox
-from bakery.build.image import ImageState
-from bakery.build.steps import resolve_owner
 from bakery.errors import BakeryError, BuildError
 from bakery.oci.securepath import secure_join
 from bakery.recipe.model import CommandTest, FileTest, ImageTest, MetadataTest
+from bakery.rootfs import sandbox
+from bakery.rootfs.image import ImageState
+from bakery.rootfs.steps import resolve_owner
 
 #: how much of a file a ``contains`` test reads
 MAX_CONTAINS_BYTES = 16 << 20

@@ -12,9 +12,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from bakery.build.engine import BakeOptions, bake
-from bakery.build.result import BakeResult
 from bakery.cli.options import err, out, store_option
+from bakery.cli.recording import open_recorder
 from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
 from bakery.disk.artifact import ARTIFACT_TYPE as DISK_ARTIFACT_TYPE
 from bakery.disk.artifact import export_disk, read_disk
@@ -23,11 +22,13 @@ from bakery.errors import EXIT_FAILURE, StoreError, UserError
 from bakery.oci.archive import export_docker_archive, export_oci_archive
 from bakery.oci.mediatypes import CONFIG_TYPES
 from bakery.oci.model import ImageManifest
-from bakery.publish import Context as PublishContext
-from bakery.publish import Published, PublishOptions, check_base, publish
+from bakery.pipeline.bake import BakeOptions, bake
+from bakery.pipeline.publish import Context as PublishContext
+from bakery.pipeline.publish import Published, PublishOptions, check_base, publish
 from bakery.recipe.loader import LoadedRecipe
 from bakery.recipe.lock import lock_path_for, render_lock, write_lock
 from bakery.recipe.schema import render_schema
+from bakery.result import BakeResult
 from bakery.store import Store
 
 recipe_argument = click.argument(
@@ -100,17 +101,28 @@ def bake_command(
     recorded in the metadata registry; only RECIPE's image is pushed.
     """
     store = Store.open(store_dir)
-    publishing = PublishOptions(
-        sign=not no_sign,
-        key=key,
-        record=not no_record,
-        database_url=database_url,
-        registry_url=registry_url,
-        push=push_to,
-        insecure=insecure,
-    )
-    reporter = ConsoleReporter(err)
-    context = PublishContext(store, dict(os.environ), Path.home(), reporter)
+    publishing = PublishOptions(sign=not no_sign, key=key, push=push_to, insecure=insecure)
+    environ = dict(os.environ)
+    recorder = None if no_record else open_recorder(store, environ, database_url, registry_url)
+    context = PublishContext(store, environ, Path.home(), recorder, ConsoleReporter(err))
+    try:
+        _bake(recipe, context, publishing, no_cache, locked, no_scan, policy, as_json)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _bake(
+    recipe: Path,
+    context: PublishContext,
+    publishing: PublishOptions,
+    no_cache: bool,
+    locked: bool,
+    no_scan: bool,
+    policy: Path | None,
+    as_json: bool,
+) -> None:
+    """Bake, publishing each recipe's result as it is tagged; print the summary."""
     published: list[Published] = []
     top = recipe.resolve()
 
@@ -129,15 +141,15 @@ def bake_command(
         published.append(done)
 
     options = BakeOptions(
-        store=store,
+        store=context.store,
         environ=context.environ,
         use_cache=not no_cache,
         locked=locked,
         scan=not no_scan,
         policy=policy,
-        reporter=reporter,
+        reporter=context.reporter,
         on_baked=on_baked,
-        check_base=partial(check_base, context, publishing),
+        check_base=partial(check_base, context),
     )
     result = bake(recipe, options)
     if as_json:

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
-from bakery.build.result import BakeResult, DiskResult
-from bakery.publish import Published
+from bakery.pipeline.publish import Published
+from bakery.result import BakeResult, DiskResult
 
 
 class ConsoleReporter:

@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from bakery import __version__
-from bakery.build.rootfs import apply_layers
 from bakery.cli.options import err, out, store_option
 from bakery.errors import EXIT_POLICY, UserError
 from bakery.oci.model import ImageManifest
+from bakery.rootfs.layers import apply_layers
 from bakery.store import Store
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from debian.debian_support import Version
 
 from bakery import proc
-from bakery.build import dpkg
 from bakery.disk.geometry import SECTOR, Geometry
 from bakery.errors import ToolError, UserError
 from bakery.oci.securepath import secure_join
+from bakery.rootfs import dpkg
 
 GRUB_EFI_DIR = Path("/usr/lib/grub/x86_64-efi")
 GRUB_PC_DIR = Path("/usr/lib/grub/i386-pc")

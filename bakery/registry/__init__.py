@@ -2,7 +2,8 @@
 
 ``db``          open the database (SQLite ``<store>/bakery.db`` or PostgreSQL), migrations
 ``models``      the tables (append-only facts: tag events, channel assignments, revocations)
-``record``      record a bake (:func:`record.record_into_store` after ``bakery bake``)
+``record``      a bake as facts (:func:`record.bake_facts`) and their recording
+``recorder``    the Recorder interface a bake records through, and its local implementation
 ``queries``     packages in a version range, vulnerabilities, lineage, builds, evidence
 ``channels``    promote, rollback, history, what a channel pointed at when
 ``revocation``  revoke (with cascade), :func:`revocation.is_revoked`

@@ -1,6 +1,6 @@
 """Recording a bake: the artifact, its build, lineage, tags, scan, SBOM packages and findings.
 
-:func:`record_bake` takes a :class:`~bakery.build.result.BakeResult` and the store it was baked
+:func:`record_bake` takes a :class:`~bakery.result.BakeResult` and the store it was baked
 into, reads the SBOM and scan result kept beside the image, and writes everything in one
 transaction with one audit entry. Recording the same digest again writes nothing (only tags
 that moved since are recorded). Base images in the result's lineage that the registry has not
@@ -25,7 +25,6 @@ from packageurl import PackageURL
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from bakery.build.result import BakeResult
 from bakery.errors import UserError
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import ImageManifest
@@ -36,6 +35,7 @@ from bakery.registry.bulk import link_packages
 from bakery.registry.db import Registry, now
 from bakery.registry.refs import check_digest
 from bakery.registry.tags import record_tag
+from bakery.result import BakeResult
 from bakery.store import Store
 
 
@@ -422,13 +422,8 @@ def build_fact(
     log_digest: str | None = None,
 ) -> BuildFact:
     """The build row of a bake: recipe and lock digests, git facts of the recipe's repo."""
-    from bakery.build.source import describe
     from bakery.recipe.lock import render_lock
 
-    git_repo = git_commit = None
-    if recipe_path is not None:
-        source = describe(recipe_path, {"SOURCE_DATE_EPOCH": str(result.source_date_epoch)})
-        git_repo, git_commit = source.repository, source.revision
     lock_text = render_lock(result.lock).encode()
     return BuildFact(
         recipe_name=result.name,
@@ -439,8 +434,8 @@ def build_fact(
         builder_id=builder_id,
         recipe_digest=_sha256_file(recipe_path),
         lock_digest="sha256:" + hashlib.sha256(lock_text).hexdigest(),
-        git_repo=git_repo,
-        git_commit=git_commit,
+        git_repo=result.source.repository,
+        git_commit=result.source.revision,
         source_date_epoch=result.source_date_epoch,
         log_digest=log_digest,
     )
@@ -460,7 +455,8 @@ def record_bake(
 ) -> Recorded:
     """Record a finished bake (and any base in its lineage not recorded yet), atomically.
 
-    Call it after :func:`bakery.build.engine.bake` returns, with the same store. Times default
+    Call it after :func:`bakery.pipeline.bake.bake` returns, with the same store (``bakery
+    bake`` records through a :class:`~bakery.registry.recorder.Recorder` instead). Times default
     to now; ``actor`` to the OS user. Raises :class:`~bakery.errors.ImmutableTag` when the bake
     moved a tag an immutability rule protects (nothing is recorded then).
     """
@@ -534,37 +530,6 @@ def disk_facts(result: BakeResult, *, created_at: datetime | None) -> list[Artif
     ]
 
 
-def record_into_store(
-    store: Store,
-    result: BakeResult,
-    *,
-    database_url: str | None = None,
-    recipe_path: Path | None = None,
-    started_at: datetime | None = None,
-    finished_at: datetime | None = None,
-    actor: str | None = None,
-) -> Recorded:
-    """Open the store's registry (or ``database_url``), :func:`record_bake`, close it.
-
-    What ``bakery bake`` calls after a successful bake.
-    """
-    from bakery.registry.db import open_registry
-
-    registry = open_registry(store.root, database_url)
-    try:
-        return record_bake(
-            registry,
-            result,
-            store,
-            recipe_path=recipe_path,
-            started_at=started_at,
-            finished_at=finished_at,
-            actor=actor,
-        )
-    finally:
-        registry.dispose()
-
-
 def _relation(kind: str) -> str:
     return "recipe" if kind == "recipe" else "image"
 
@@ -588,5 +553,4 @@ __all__ = [
     "ScanFact",
     "record_artifact",
     "record_bake",
-    "record_into_store",
 ]

@@ -1,9 +1,14 @@
 """A client of the service's write API, for ``bakery bake --registry-url``: it sends the same
 :class:`~bakery.registry.record.ArtifactFact` that :func:`~bakery.registry.record.record_artifact`
-records locally, as the JSON of :class:`~bakery.server.schemas.RecordRequest`."""
+records locally, as the JSON of :class:`~bakery.server.schemas.RecordRequest`.
+
+:class:`ServiceRecorder` is the :class:`~bakery.registry.recorder.Recorder` over this client:
+the pipeline records through it exactly as through the local registry library.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -11,6 +16,8 @@ import httpx
 
 from bakery.errors import AuthError, RegistryDBError, UserError
 from bakery.registry.record import ArtifactFact
+from bakery.registry.recorder import SignatureKey
+from bakery.registry.revocation import revoked_error
 from bakery.server.schemas import (
     ArtifactDetail,
     AuditEntryRef,
@@ -100,6 +107,48 @@ class RegistryClient:
         if response.status_code < 500:
             raise UserError(f"the registry service refused the request: {message}")
         raise RegistryDBError(f"the registry service failed: {message}")
+
+
+class ServiceRecorder:
+    """Records on a running ``bakery serve`` (``--registry-url``) with a builder token: one
+    request per fact, each recorded atomically by the service."""
+
+    def __init__(self, url: str, token: str, *, transport: httpx.BaseTransport | None = None):
+        self._url = url
+        self._client = RegistryClient(url, token, transport=transport)
+
+    @property
+    def where(self) -> str:
+        return self._url
+
+    def record(self, facts: Sequence[ArtifactFact]) -> Mapping[str, int | None]:
+        return {fact.digest: self._client.record(fact).audit_entry for fact in facts}
+
+    def signatures(self, digest: str, key_id: str) -> set[SignatureKey]:
+        found = self._client.signatures(digest)
+        return {(s.kind, s.predicate_type) for s in found if s.key_id == key_id}
+
+    def record_signature(
+        self, digest: str, *, key_id: str, kind: str, predicate_type: str | None
+    ) -> int:
+        signature = SignatureIn.model_validate(
+            {"kind": kind, "key_id": key_id, "predicate_type": predicate_type}
+        )
+        return self._client.record_signature(digest, signature)
+
+    def ensure_not_revoked(self, digest: str, *, what: str) -> None:
+        found = self._client.revocation(digest)
+        if found is not None:
+            raise revoked_error(what, digest, found.reason, found.actor, found.at)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ServiceRecorder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def _message(response: httpx.Response) -> str:

@@ -13,10 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bakery.build.result import BakeResult
 from bakery.errors import SignatureError
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import Descriptor
+from bakery.result import BakeResult
 from bakery.scan.stage import CYCLONEDX, SCAN_RESULT, read_referrer
 from bakery.sign.devkey import development_key
 from bakery.sign.intoto import (
@@ -81,7 +81,7 @@ def sign_bake(
     signature = sign_image(layout, repository, digest, key)
     provenance = build_provenance(
         result,
-        recipe_source(recipe_path),
+        recipe_source(recipe_path, result),
         started=started,
         finished=finished,
         builder_id=builder_id,

@@ -1,7 +1,8 @@
 """SLSA provenance v1 (slsa.dev/provenance/v1) of a bake.
 
-:func:`recipe_source` gathers the facts about the recipe at the edge (file hashes, git);
-:func:`build_provenance` is pure: a :class:`~bakery.build.result.BakeResult` (which carries
+:func:`recipe_source` gathers the facts about the recipe file (its hash and its lock's) beside the
+git facts the bake already resolved (:class:`~bakery.recipe.source.SourceInfo`);
+:func:`build_provenance` is pure: a :class:`~bakery.result.BakeResult` (which carries
 the lock: every Debian package with its .deb sha256, every copied file, the base digests)
 plus those facts and the times become the predicate. Parameters are recorded in
 ``externalParameters``; what they resolved to, with digests, in ``resolvedDependencies``.
@@ -19,13 +20,11 @@ from typing import Any, Final
 from packageurl import PackageURL
 from pydantic import BaseModel, ConfigDict, Field
 
-from bakery import __version__, proc
-from bakery.build.result import BakeResult
-from bakery.build.source import describe
-from bakery.errors import ToolError
+from bakery import __version__
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import ImageManifest
 from bakery.recipe.lock import Lock, LockedPackage, lock_path_for
+from bakery.result import BakeResult
 
 BUILD_TYPE: Final = "https://bakery.dev/buildtypes/recipe/v1"
 DEFAULT_BUILDER_ID: Final = "https://bakery.dev/builders/local/v1"
@@ -106,21 +105,17 @@ class RecipeSource:
     commit: str | None = None
 
 
-def recipe_source(recipe_path: Path) -> RecipeSource:
-    """Hash the recipe and its lockfile; read the git remote, branch and commit if any."""
-    git = describe(recipe_path, {"SOURCE_DATE_EPOCH": "0"})
-    top = _git(recipe_path.parent, "rev-parse", "--show-toplevel")
-    shown = recipe_path
-    if top is not None:
-        shown = recipe_path.resolve().relative_to(Path(top).resolve())
+def recipe_source(recipe_path: Path, result: BakeResult) -> RecipeSource:
+    """Hash the recipe and its lockfile; the git facts are those the bake resolved."""
+    git = result.source
     lock = lock_path_for(recipe_path)
     return RecipeSource(
-        path=str(shown),
+        path=git.path,
         sha256=_sha256(recipe_path),
-        lock_path=str(lock_path_for(shown)) if lock.is_file() else None,
+        lock_path=str(lock_path_for(Path(git.path))) if lock.is_file() else None,
         lock_sha256=_sha256(lock) if lock.is_file() else None,
         repository=git.repository,
-        ref=_git(recipe_path.parent, "symbolic-ref", "-q", "HEAD") if top else None,
+        ref=git.ref,
         commit=git.revision,
     )
 
@@ -269,12 +264,3 @@ def rfc3339(moment: datetime) -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _git(directory: Path, *args: str) -> str | None:
-    """Output of a git command in ``directory``, or None (not a checkout, or no git)."""
-    try:
-        done = proc.run(["git", "-C", str(directory), *args], check=False)
-    except ToolError:
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None

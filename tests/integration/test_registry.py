@@ -753,7 +753,7 @@ def test_cli_end_to_end(db: tuple[Registry, Path, str | None]) -> None:
 def test_disks_are_recorded_as_descendants_of_their_image(
     db: tuple[Registry, Path, str | None],
 ) -> None:
-    from bakery.build.result import BakeResult, DiskResult
+    from bakery.result import BakeResult, DiskResult
 
     registry, _, _ = db
     record(registry, image(1, "golden/vm", (LIBC,), tags=("golden/vm:1",)))

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from bakery.build.engine import BakeOptions, bake
-from bakery.build.result import BakeResult
+from bakery.pipeline.bake import BakeOptions, bake
 from bakery.registry.db import open_registry
 from bakery.registry.queries import artifacts_with_package, builds_of, lineage
 from bakery.registry.record import record_bake
+from bakery.result import BakeResult
 from bakery.store import Store
 from tests.conftest import RECIPES, REPO
 from tests.integration.conftest import SDE, clone_store

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from bakery.build.engine import BakeOptions, bake
-from bakery.build.result import BakeResult
 from bakery.oci.source import LayoutSource
+from bakery.pipeline.bake import BakeOptions, bake
+from bakery.result import BakeResult
 from bakery.scan.policy import DEFAULT_POLICY
 from bakery.scan.stage import CYCLONEDX, read_referrer
 from bakery.sign.bake import SigningResult, sign_bake

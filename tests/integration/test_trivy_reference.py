@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bakery.build.rootfs import apply_layers
 from bakery.oci.model import ImageManifest
+from bakery.rootfs.layers import apply_layers
 from bakery.scan.catalog import catalog_rootfs
 from bakery.scan.catalog.dpkg import DpkgCataloger
 from bakery.store import Store

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bakery.build import dpkg
-from bakery.build.locking import plan_lock
 from bakery.errors import LockError
 from bakery.recipe.loader import load_recipe
 from bakery.recipe.lock import (
@@ -20,6 +18,8 @@ from bakery.recipe.lock import (
     render_lock,
     write_lock,
 )
+from bakery.rootfs import dpkg
+from bakery.rootfs.locking import plan_lock
 
 PKG = LockedPackage(name="libc6", version="2.36-9+deb12u10", architecture="amd64", sha256="a" * 64)
 CA = LockedPackage(name="ca-certificates", version="20230311", architecture="all", sha256="b" * 64)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bakery.build.image import (
+from bakery.recipe.model import CmdStep, EntrypointStep, EnvStep, ExposeStep, LabelsStep, UserStep
+from bakery.rootfs.image import (
     ImageState,
     apply_config_step,
     image_config,
@@ -10,7 +11,6 @@ from bakery.build.image import (
     rfc3339,
     with_history,
 )
-from bakery.recipe.model import CmdStep, EntrypointStep, EnvStep, ExposeStep, LabelsStep, UserStep
 
 
 def test_config_steps_accumulate_like_a_dockerfile() -> None:

@@ -8,8 +8,9 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bakery.build.result import BakeResult, BaseResult
 from bakery.recipe.lock import Lock, LockedBase, LockedFile, LockedPackage, LockedStep
+from bakery.recipe.source import SourceInfo, describe
+from bakery.result import BakeResult, BaseResult
 from bakery.sign.provenance import (
     BUILD_TYPE,
     DEFAULT_BUILDER_ID,
@@ -23,7 +24,7 @@ BASE = "sha256:" + "b" * 64
 IMAGE = "sha256:" + "a" * 64
 
 
-def _result() -> BakeResult:
+def _result(source: SourceInfo | None = None) -> BakeResult:
     pkg = LockedPackage(
         name="nginx-light", version="1.22.1-9", architecture="amd64", sha256="c" * 64
     )
@@ -58,8 +59,8 @@ def _result() -> BakeResult:
             BaseResult(kind="recipe", name="golden/debian-base:12", digest=BASE),
             BaseResult(kind="debian", name="bookworm/minbase"),
         ),
-        source_date_epoch=1700000000,
-        source_date_epoch_from="environment",
+        source=source
+        or SourceInfo(source_date_epoch=1700000000, epoch_from="environment", path="r.yaml"),
         locked=True,
         steps_run=0,
         steps_cached=2,
@@ -88,7 +89,8 @@ def test_provenance_fields(tmp_path: Path) -> None:
         ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
 
-    source = recipe_source(recipe)
+    result = _result(describe(recipe, {"SOURCE_DATE_EPOCH": "1700000000"}))
+    source = recipe_source(recipe, result)
     assert source.path == "recipes/nginx.yaml"
     assert source.sha256 == hashlib.sha256(recipe.read_bytes()).hexdigest()
     assert source.lock_path == "recipes/nginx.lock"
@@ -100,7 +102,7 @@ def test_provenance_fields(tmp_path: Path) -> None:
         name="sbom", digest={"sha256": "1" * 64}, media_type="application/vnd.cyclonedx+json"
     )
     provenance = build_provenance(
-        _result(), source, started=started, finished=started.replace(minute=2), products=[sbom]
+        result, source, started=started, finished=started.replace(minute=2), products=[sbom]
     )
     document = json.loads(json.dumps(provenance.predicate()))
     definition, run = document["buildDefinition"], document["runDetails"]
@@ -138,10 +140,12 @@ def test_provenance_fields(tmp_path: Path) -> None:
 def test_recipe_outside_git(tmp_path: Path) -> None:
     recipe = tmp_path / "r.yaml"
     recipe.write_text("x")
-    source = recipe_source(recipe)
+    result = _result(describe(recipe, {}))
+    source = recipe_source(recipe, result)
+    assert source.path == str(recipe)
     assert source.commit is None and source.repository is None and source.lock_path is None
     provenance = build_provenance(
-        _result(), source, started=datetime(2026, 1, 1), finished=datetime(2026, 1, 1)
+        result, source, started=datetime(2026, 1, 1), finished=datetime(2026, 1, 1)
     )
     names = [d.name for d in provenance.build_definition.resolved_dependencies]
     assert "source" not in names and "lockfile" not in names and names[0] == "recipe"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bakery.build import snapshot
 from bakery.oci.tarwriter import Change
+from bakery.rootfs import snapshot
 
 
 def _tree(root: Path) -> None:

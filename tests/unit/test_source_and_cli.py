@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bakery.build.source import describe
 from bakery.cli.main import cli, main
 from bakery.errors import UserError
+from bakery.recipe.source import describe
 
 
 def test_epoch_from_environment_wins(tmp_path: Path) -> None:

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bakery.build.result import ScanSummary
 from bakery.oci.layout import OCILayout
 from bakery.oci.model import Descriptor
 from bakery.recipe.lock import LockedPackage
+from bakery.result import ScanSummary
 
 CACHE_VERSION = 2
 _M = TypeVar("_M", bound=BaseModel)

@@ -18,14 +18,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bakery.build.cache import StepCache, TestRecord, cache_key
-from bakery.build.result import (
-    DiskResult,
-    PackerArtifactResult,
-    PackerFileResult,
-    PackerResult,
-    TestResult,
-)
 from bakery.checks.boot import boot_test
 from bakery.disk import artifact, packer
 from bakery.disk.bootloader import MissingKernel
@@ -37,6 +29,14 @@ from bakery.oci.layout import OCILayout
 from bakery.oci.model import Descriptor
 from bakery.recipe.loader import LoadedRecipe
 from bakery.recipe.model import BootTest, DiskOutputItem, PackerOutputItem, step_definition
+from bakery.result import (
+    DiskResult,
+    PackerArtifactResult,
+    PackerFileResult,
+    PackerResult,
+    TestResult,
+)
+from bakery.rootfs.cache import StepCache, TestRecord, cache_key
 
 #: bump when the disk layout changes, so cached disk files are not reused
 DISK_VERSION = 1

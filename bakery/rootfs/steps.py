@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakery import proc
-from bakery.build import dpkg, sandbox
-from bakery.build.inputs import CopySource
 from bakery.errors import BuildError, LockError
 from bakery.oci.securepath import secure_join
 from bakery.recipe.lock import LockedPackage
 from bakery.recipe.model import CopyStep, PackagesStep, RunStep
+from bakery.rootfs import dpkg, sandbox
+from bakery.rootfs.inputs import CopySource
 
 SHOW_LINES = 20
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bakery import proc
-from bakery.build import dpkg
 from bakery.errors import BuildError, LockError
 from bakery.oci.securepath import secure_join
 from bakery.recipe.lock import LockedPackage
 from bakery.recipe.model import DebianBase
+from bakery.rootfs import dpkg
 
 PIN_FILE = "/etc/apt/preferences.d/bakery-lock"
 #: mmdebstrap copies these from the host; they describe the build machine, not the image

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bakery.build.cache import cache_key
-from bakery.build.inputs import CopySource
 from bakery.errors import LockError
 from bakery.recipe.loader import LoadedRecipe
 from bakery.recipe.lock import Lock, LockedPackage, lock_path_for, read_lock
@@ -23,6 +21,8 @@ from bakery.recipe.model import (
     RecipeBase,
     step_definition,
 )
+from bakery.rootfs.cache import cache_key
+from bakery.rootfs.inputs import CopySource
 
 
 def fingerprint(definition: Any) -> str:

@@ -1,15 +1,12 @@
-"""What a bake returns: the values the CLI prints (and ``--json`` emits)."""
+"""What a bake made: the values the CLI prints (and ``--json`` emits), and what signing and
+the metadata registry read (the source facts too, so neither asks git again)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from bakery.recipe.lock import Lock
-
-if TYPE_CHECKING:
-    from bakery.scan.stage import ScanResult
+from bakery.recipe.source import SourceInfo
 
 
 class _Out(BaseModel):
@@ -95,20 +92,6 @@ class ScanSummary(_Out):
     notes: tuple[str, ...]
     table: str
 
-    @classmethod
-    def of(cls, result: ScanResult, *, table: str) -> ScanSummary:
-        counts: dict[str, int] = {}
-        for finding in result.findings:
-            counts[finding.category] = counts.get(finding.category, 0) + 1
-        return cls(
-            passed=result.policy.passed,
-            packages=result.packages,
-            findings=dict(sorted(counts.items())),
-            violations=len(result.policy.violations),
-            notes=tuple(result.notes),
-            table=table,
-        )
-
 
 class BaseResult(_Out):
     kind: str
@@ -130,8 +113,8 @@ class BakeResult(_Out):
     packer: tuple[PackerResult, ...] = ()
     base: BaseResult
     lineage: tuple[BaseResult, ...]
-    source_date_epoch: int
-    source_date_epoch_from: str
+    #: SOURCE_DATE_EPOCH and the git facts of the recipe, gathered once by the resolve stage
+    source: SourceInfo
     locked: bool
     steps_run: int
     steps_cached: int
@@ -139,3 +122,13 @@ class BakeResult(_Out):
     scan: ScanSummary | None
     stages: tuple[StageResult, ...]
     lock: Lock
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def source_date_epoch(self) -> int:
+        return self.source.source_date_epoch
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def source_date_epoch_from(self) -> str:
+        return self.source.epoch_from

@@ -18,38 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bakery import __version__
-from bakery.build import debian, snapshot, steps
-from bakery.build.cache import LayerRecord, StepCache, TestRecord, cache_key
-from bakery.build.image import (
-    ImageState,
-    Layer,
-    apply_config_step,
-    image_config,
-    image_manifest,
-    rfc3339,
-    with_history,
-)
-from bakery.build.inputs import CopySource, copy_sources
-from bakery.build.locking import LockPlan, plan_lock
-from bakery.build.report import Reporter, SilentReporter
-from bakery.build.result import (
-    BakeResult,
-    BaseResult,
-    LayerResult,
-    OutputResult,
-    PackerResult,
-    ScanSummary,
-    StageResult,
-    TestResult,
-)
-from bakery.build.rootfs import apply_layers
-from bakery.build.sandbox import Mount
-from bakery.build.source import SourceInfo, describe
 from bakery.checks.imagetests import run_tests
-from bakery.disk import stage as disk_stage
 from bakery.errors import ImageTestError, LockError, PolicyViolation, UserError
 from bakery.oci import mediatypes as mt
 from bakery.oci.archive import open_layer_uncompressed
@@ -57,6 +29,8 @@ from bakery.oci.compress import LayerSink, media_type_for
 from bakery.oci.digest import chain_id, sha256_file
 from bakery.oci.model import Descriptor, ImageConfig, ImageManifest
 from bakery.oci.tarwriter import Change, write_layer_tar
+from bakery.pipeline import disks as disk_stage
+from bakery.pipeline.report import Reporter, SilentReporter
 from bakery.recipe.loader import LoadedRecipe, find_recipe_by_name, load_recipe
 from bakery.recipe.lock import Lock, LockedBase, LockedPackage, LockedStep
 from bakery.recipe.model import (
@@ -71,8 +45,37 @@ from bakery.recipe.model import (
     Step,
     step_definition,
 )
+from bakery.recipe.source import SourceInfo, describe
+from bakery.result import (
+    BakeResult,
+    BaseResult,
+    LayerResult,
+    OutputResult,
+    PackerResult,
+    ScanSummary,
+    StageResult,
+    TestResult,
+)
+from bakery.rootfs import debian, snapshot, steps
+from bakery.rootfs.cache import LayerRecord, StepCache, TestRecord, cache_key
+from bakery.rootfs.image import (
+    ImageState,
+    Layer,
+    apply_config_step,
+    image_config,
+    image_manifest,
+    rfc3339,
+    with_history,
+)
+from bakery.rootfs.inputs import CopySource, copy_sources
+from bakery.rootfs.layers import apply_layers
+from bakery.rootfs.locking import LockPlan, plan_lock
+from bakery.rootfs.sandbox import Mount
 from bakery.scan.model import NO_VULNDB
 from bakery.store import Store
+
+if TYPE_CHECKING:
+    from bakery.scan.stage import ScanResult
 
 FS_STEPS = (PackagesStep, CopyStep, RunStep)
 Compression = Literal["gzip", "zstd"]
@@ -682,7 +685,7 @@ class Bake:
             report = scan_image(work.rootfs, config, options=options)
             for desc, _, _ in manifests:
                 store_report(self.store.oci, desc, report, image_name=self.recipe.name)
-            record = ScanSummary.of(report.result, table=render_table(report.result.policy))
+            record = _scan_summary(report.result, table=render_table(report.result.policy))
             self.cache.put_scan(key, record)
         if NO_VULNDB in record.notes:
             self.options.reporter.warning(NO_VULNDB)
@@ -738,8 +741,7 @@ class Bake:
             outputs=tuple(outputs),
             base=self.base_result,
             lineage=tuple(self.lineage),
-            source_date_epoch=source.source_date_epoch,
-            source_date_epoch_from=source.epoch_from,
+            source=source,
             locked=plan.using_lock,
             steps_run=self.steps_run,
             steps_cached=self.steps_cached,
@@ -748,6 +750,21 @@ class Bake:
             stages=tuple(self.stages),
             lock=lock,
         )
+
+
+def _scan_summary(result: ScanResult, *, table: str) -> ScanSummary:
+    """The scan stage's verdict as the bake reports (and caches) it."""
+    counts: dict[str, int] = {}
+    for finding in result.findings:
+        counts[finding.category] = counts.get(finding.category, 0) + 1
+    return ScanSummary(
+        passed=result.policy.passed,
+        packages=result.packages,
+        findings=dict(sorted(counts.items())),
+        violations=len(result.policy.violations),
+        notes=tuple(result.notes),
+        table=table,
+    )
 
 
 def _file_stamp(path: Path) -> list[int] | None:

@@ -6,7 +6,8 @@ These stages run once an image is tagged in the local store, for every recipe a 
 1. **sign**: the image digest is signed and its SLSA provenance, CycloneDX SBOM and scan result
    are attested, in cosign's formats (with the given key, else the store's development key);
 2. **record**: the bake, its lineage, packages, findings, signature and attestations go into
-   the metadata registry (the store's SQLite, or ``--database-url``), with an audit entry;
+   the metadata registry through the context's :class:`~bakery.registry.recorder.Recorder`
+   (the store's SQLite, ``--database-url``, or a ``bakery serve``), with an audit entry;
 3. **push**: the image, its referrers and its signature tags go to a registry.
 
 A failure stops the rest and says which stage failed; what earlier stages did stays valid
@@ -15,7 +16,6 @@ A failure stops the rest and says which stage failed; what earlier stages did st
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from bakery.build.engine import BaseToCheck
-from bakery.build.report import Reporter, SilentReporter
-from bakery.build.result import BakeResult, DiskResult
+from bakery.pipeline.bake import BaseToCheck
+from bakery.pipeline.report import Reporter, SilentReporter
+from bakery.result import BakeResult, DiskResult
 from bakery.store import Store
 
 if TYPE_CHECKING:
+    from bakery.registry.recorder import Recorder
     from bakery.sign.keys import SigningKey
     from bakery.sign.provenance import Provenance
 
@@ -44,10 +45,6 @@ class PublishOptions(BaseModel):
     sign: bool = True
     #: a cosign-format private key (password in COSIGN_PASSWORD); None: the development key
     key: Path | None = None
-    record: bool = True
-    database_url: str | None = None
-    #: record on a running ``bakery serve`` instead (token in BAKERY_REGISTRY_TOKEN)
-    registry_url: str | None = None
     #: ``HOST/REPO[:TAG]`` to push the top-level image to
     push: str | None = None
     insecure: bool = False
@@ -71,12 +68,13 @@ class Published(BaseModel):
 
 @dataclass(frozen=True)
 class Context:
-    """Where a bake ran: the store, the environment, the user's home (for credentials), and
-    where progress goes."""
+    """Where a bake ran: the store, the environment, the user's home (for credentials), where
+    its records go (None: ``--no-record``) and where progress goes."""
 
     store: Store
     environ: Mapping[str, str]
     home: Path
+    recorder: Recorder | None = None
     reporter: Reporter = field(default_factory=SilentReporter)
 
     @contextmanager
@@ -123,11 +121,9 @@ def publish(
                 "development_key": notice is not None,
             }
         )
-    if options.record:
-        where = options.registry_url or ("--database-url" if options.database_url else "bakery.db")
-        with context.stage(result.name, "record", where):
-            record = _record_remote if options.registry_url else _record
-            entry = record(context, result, recipe_path, options, published, started, finished)
+    if context.recorder is not None:
+        with context.stage(result.name, "record", context.recorder.where):
+            entry = _record(context, result, recipe_path, published, started, finished)
         published = published.model_copy(update={"audit_entry": entry})
     if push and options.push:
         with context.stage(result.name, "push", options.push):
@@ -211,45 +207,31 @@ def _record(
     context: Context,
     result: BakeResult,
     recipe_path: Path,
-    options: PublishOptions,
     published: Published,
     started: datetime,
     finished: datetime,
 ) -> int | None:
-    """Record the bake, then its signature and attestations; the last audit entry's number."""
-    from bakery.registry.db import open_registry
-    from bakery.registry.record import record_bake
-    from bakery.registry.signatures import record_signature, recorded_signatures
+    """Record the bake (its bases first, its disks after), then its signature and
+    attestations; the last audit entry's number."""
+    from bakery.registry.record import bake_facts
 
-    registry = open_registry(context.store.root, options.database_url)
-    try:
-        recorded = record_bake(
-            registry,
-            result,
-            context.store,
-            recipe_path=recipe_path,
-            started_at=started,
-            finished_at=finished,
-        )
-        entry = recorded.audit_entry
-        key_id = published.signed_with
-        if key_id is None:
-            return entry
-        actor = getpass.getuser()
-        present = recorded_signatures(registry, result.digest, key_id=key_id)
-        for kind, predicate_type in _signature_rows(published):
-            if (kind, predicate_type) not in present:
-                entry = record_signature(
-                    registry,
-                    result.digest,
-                    key_id=key_id,
-                    actor=actor,
-                    kind=kind,
-                    predicate_type=predicate_type,
-                )
+    recorder = context.recorder
+    if recorder is None:
+        raise AssertionError("recording without a recorder")
+    facts = bake_facts(
+        result, context.store, recipe_path=recipe_path, started_at=started, finished_at=finished
+    )
+    entry = recorder.record(facts)[result.digest]
+    key_id = published.signed_with
+    if key_id is None:
         return entry
-    finally:
-        registry.dispose()
+    present = recorder.signatures(result.digest, key_id)
+    for kind, predicate_type in _signature_rows(published):
+        if (kind, predicate_type) not in present:
+            entry = recorder.record_signature(
+                result.digest, key_id=key_id, kind=kind, predicate_type=predicate_type
+            )
+    return entry
 
 
 def _signature_rows(published: Published) -> list[tuple[str, str | None]]:
@@ -257,84 +239,12 @@ def _signature_rows(published: Published) -> list[tuple[str, str | None]]:
     return [("signature", None), *(("attestation", p) for p in published.predicate_types)]
 
 
-def _record_remote(
-    context: Context,
-    result: BakeResult,
-    recipe_path: Path,
-    options: PublishOptions,
-    published: Published,
-    started: datetime,
-    finished: datetime,
-) -> int | None:
-    """:func:`_record` on a running ``bakery serve`` (``--registry-url``), with a builder token."""
-    from bakery.registry.record import bake_facts
-    from bakery.server.client import RegistryClient
-    from bakery.server.schemas import SignatureIn
-
-    url, token = options.registry_url or "", _service_token(context)
-    facts = bake_facts(
-        result, context.store, recipe_path=recipe_path, started_at=started, finished_at=finished
-    )
-    with RegistryClient(url, token) as client:
-        entry = None
-        for fact in facts:
-            entry = client.record(fact).audit_entry or entry
-        key_id = published.signed_with
-        if key_id is None:
-            return entry
-        have = {(s.kind, s.key_id, s.predicate_type) for s in client.signatures(result.digest)}
-        for kind, predicate_type in _signature_rows(published):
-            if (kind, key_id, predicate_type) not in have:
-                signature = SignatureIn.model_validate(
-                    {"kind": kind, "key_id": key_id, "predicate_type": predicate_type}
-                )
-                entry = client.record_signature(result.digest, signature)
-        return entry
-
-
-def _service_token(context: Context) -> str:
-    """The token for ``--registry-url``, from BAKERY_REGISTRY_TOKEN."""
-    from bakery.errors import UserError
-
-    token = context.environ.get("BAKERY_REGISTRY_TOKEN")
-    if not token:
-        raise UserError(
-            "--registry-url needs a token in BAKERY_REGISTRY_TOKEN",
-            hint="create one on the server: bakery tokens create NAME --role builder",
-        )
-    return token
-
-
-def check_base(context: Context, options: PublishOptions, base: BaseToCheck) -> None:
+def check_base(context: Context, base: BaseToCheck) -> None:
     """Refuse a base before anything is built on it: one not signed by a key its recipe's
-    ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked:
-    the service's with ``--registry-url``, else the store's (or ``--database-url``'s).
-
-    With no database yet (a new store, no ``--database-url``) nothing can have been revoked.
-    """
+    ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked."""
     _check_signed(context.store, base)
-    if not options.record:
-        return
-    what = f"base {base.ref}"
-    if options.registry_url:
-        from bakery.registry.revocation import revoked_error
-        from bakery.server.client import RegistryClient
-
-        with RegistryClient(options.registry_url, _service_token(context)) as client:
-            found = client.revocation(base.digest)
-        if found is not None:
-            raise revoked_error(what, base.digest, found.reason, found.actor, found.at)
-        return
-    from bakery.registry.db import DB_FILE, open_registry
-    from bakery.registry.revocation import ensure_not_revoked
-
-    if options.database_url is None and not (context.store.root / DB_FILE).exists():
-        return
-    registry = open_registry(context.store.root, options.database_url)
-    try:
-        ensure_not_revoked(registry, base.digest, what=what)
-    finally:
-        registry.dispose()
+    if context.recorder is not None:
+        context.recorder.ensure_not_revoked(base.digest, what=f"base {base.ref}")
 
 
 def _check_signed(store: Store, base: BaseToCheck) -> None:

@@ -1,0 +1,110 @@
+"""Where a bake is recorded: one interface, two implementations.
+
+:class:`Recorder` is what the pipeline records through, never asking where it records.
+:class:`LocalRecorder` writes into the metadata registry directly (the store's SQLite, or a
+``--database-url``); the other implementation, ``ServiceRecorder``, is the HTTP client of
+``bakery serve`` (it lives with the service), which the CLI picks for ``--registry-url``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from bakery.registry.db import DB_FILE, Registry, open_registry
+from bakery.registry.record import ArtifactFact, record_artifact
+from bakery.registry.revocation import ensure_not_revoked
+from bakery.registry.signatures import record_signature, recorded_signatures
+
+#: (kind, predicate type) of a recorded signature or attestation
+SignatureKey = tuple[str, str | None]
+
+
+class Recorder(Protocol):
+    """The metadata registry as a bake sees it."""
+
+    #: where records go, for progress lines (``bakery.db``, ``--database-url``, a URL)
+    @property
+    def where(self) -> str: ...
+
+    def record(self, facts: Sequence[ArtifactFact]) -> Mapping[str, int | None]:
+        """Record ``facts`` in order (bases first); each digest's audit entry (None: nothing
+        was new)."""
+        ...
+
+    def signatures(self, digest: str, key_id: str) -> set[SignatureKey]:
+        """What ``key_id`` has signed and attested of ``digest``, as recorded."""
+        ...
+
+    def record_signature(
+        self, digest: str, *, key_id: str, kind: str, predicate_type: str | None
+    ) -> int:
+        """Record a signature (or an attestation of ``predicate_type``); its audit entry."""
+        ...
+
+    def ensure_not_revoked(self, digest: str, *, what: str) -> None:
+        """Raise a UserError naming the revocation when ``digest`` is revoked."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalRecorder:
+    """Records into the registry library: the store's ``bakery.db``, or ``database_url``.
+
+    The database is opened on first use, so a bake that records nothing creates none; with no
+    database yet, nothing can have been revoked.
+    """
+
+    def __init__(self, store_root: Path, database_url: str | None, *, actor: str) -> None:
+        self._root = store_root
+        self._url = database_url
+        self._actor = actor
+        self._registry: Registry | None = None
+
+    @property
+    def where(self) -> str:
+        return "--database-url" if self._url else DB_FILE
+
+    def _open(self) -> Registry:
+        if self._registry is None:
+            self._registry = open_registry(self._root, self._url)
+        return self._registry
+
+    def record(self, facts: Sequence[ArtifactFact]) -> Mapping[str, int | None]:
+        """All of ``facts`` in one transaction."""
+        with self._open().write() as session:
+            done = [record_artifact(session, fact, actor=self._actor) for fact in facts]
+        return {recorded.digest: recorded.audit_entry for recorded in done}
+
+    def signatures(self, digest: str, key_id: str) -> set[SignatureKey]:
+        return recorded_signatures(self._open(), digest, key_id=key_id)
+
+    def record_signature(
+        self, digest: str, *, key_id: str, kind: str, predicate_type: str | None
+    ) -> int:
+        return record_signature(
+            self._open(),
+            digest,
+            key_id=key_id,
+            actor=self._actor,
+            kind=kind,
+            predicate_type=predicate_type,
+        )
+
+    def ensure_not_revoked(self, digest: str, *, what: str) -> None:
+        if self._registry is None and self._url is None and not (self._root / DB_FILE).exists():
+            return
+        ensure_not_revoked(self._open(), digest, what=what)
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.dispose()
+            self._registry = None
+
+    def __enter__(self) -> LocalRecorder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
