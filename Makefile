@@ -1,6 +1,6 @@
 # Bakery — two commands do everything on a fresh Debian bookworm machine (as root):
 #   make bake   bake recipes/debian-base.yaml into ./.bakery and print a summary
-#   make test   ruff + mypy (strict) + pytest
+#   make test   ruff + mypy (strict) + import-linter (the layers) + pytest
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 SID_TOOLS := cosign crane oras docker-compose
 
-.PHONY: help setup apt-packages sid-tools sarif-multitool bake test lint typecheck unit schema bench clean
+.PHONY: help setup apt-packages sid-tools sarif-multitool bake test lint typecheck layers unit schema bench clean
 
 help:
 	@echo "make bake    bake recipes/debian-base.yaml into ./.bakery"
@@ -54,7 +54,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup lint typecheck
+# the layers of the code and no cycles between packages ([tool.importlinter] in pyproject.toml)
+layers: setup
+	$(BIN)/lint-imports
+
+test: setup lint typecheck layers
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: setup

@@ -18,18 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from bakery import __version__
 from bakery.checks.imagetests import run_tests
-from bakery.errors import ImageTestError, LockError, PolicyViolation, UserError
+from bakery.errors import ImageTestError, LockError, UserError
 from bakery.oci import mediatypes as mt
-from bakery.oci.archive import open_layer_uncompressed
-from bakery.oci.compress import LayerSink, media_type_for
-from bakery.oci.digest import chain_id, sha256_file
+from bakery.oci.digest import chain_id
 from bakery.oci.model import Descriptor, ImageConfig, ImageManifest
-from bakery.oci.tarwriter import Change, write_layer_tar
 from bakery.pipeline import disks as disk_stage
+from bakery.pipeline import scanning
 from bakery.pipeline.report import Reporter, SilentReporter
 from bakery.recipe.loader import LoadedRecipe, find_recipe_by_name, load_recipe
 from bakery.recipe.lock import Lock, LockedBase, LockedPackage, LockedStep
@@ -69,16 +66,12 @@ from bakery.rootfs.image import (
 )
 from bakery.rootfs.inputs import CopySource, copy_sources
 from bakery.rootfs.layers import apply_layers
+from bakery.rootfs.layerwriter import Compression, LayerWriter
 from bakery.rootfs.locking import LockPlan, plan_lock
 from bakery.rootfs.sandbox import Mount
-from bakery.scan.model import NO_VULNDB
 from bakery.store import Store
 
-if TYPE_CHECKING:
-    from bakery.scan.stage import ScanResult
-
 FS_STEPS = (PackagesStep, CopyStep, RunStep)
-Compression = Literal["gzip", "zstd"]
 #: one output's manifest, its full tag names and its layer compression
 _Manifest = tuple[Descriptor, tuple[str, ...], Compression]
 
@@ -154,7 +147,11 @@ class Bake:
         self.cache = StepCache(options.store.cache_dir, options.store.oci)
         self.stack = (*stack, self.recipe.name)
         oci = [o for o in self.recipe.outputs if isinstance(o, Output)]
-        self.compression: Compression = oci[0].oci.compression if oci else "gzip"
+        compression: Compression = oci[0].oci.compression if oci else "gzip"
+        #: the epoch is the resolve stage's; until then no layer is written
+        self.writer = LayerWriter(
+            options.store.oci, self.cache, compression, epoch=0, use_cache=options.use_cache
+        )
         self.layers: list[Layer] = []
         self.state = ImageState()
         self.stages: list[StageResult] = []
@@ -165,7 +162,6 @@ class Bake:
         self.steps_run = 0
         self.steps_cached = 0
         self._work: _Work | None = None
-        self.epoch = 0
 
     # -- the pipeline ---------------------------------------------------------------------
 
@@ -182,7 +178,7 @@ class Bake:
             self._work.scratch.mkdir()
             with self._stage("resolve", self.loaded.path.name):
                 source, plan, sources = self._resolve()
-                self.epoch = source.source_date_epoch
+                self.writer = replace(self.writer, epoch=source.source_date_epoch)
             with self._stage("base", _describe_base(self.recipe.base)):
                 self._base(source, plan)
             with self._stage("steps", f"{len(self.recipe.steps)} steps"):
@@ -265,7 +261,7 @@ class Bake:
         created_by = f"bakery: debian {base.suite} {base.variant}" + (
             f" +{','.join(base.packages)}" if base.packages else ""
         )
-        record = self._cached(key)
+        record = self.writer.cached(key)
         cached = record is not None
         if record is None:
             work = self._work_state()
@@ -276,9 +272,9 @@ class Bake:
                 pins=pins,
                 scratch_dir=work.scratch,
             )
-            snapshot.purge_volatile(work.rootfs, self.epoch)
+            snapshot.purge_volatile(work.rootfs, self.writer.epoch)
             snap = snapshot.take(work.rootfs)
-            record = self._write_layer(snapshot.everything(snap), created_by, packages)
+            record = self.writer.write(work.rootfs, snapshot.everything(snap), created_by, packages)
             work.rootfs_valid, work.current = True, snap
             self.cache.put_layer(key, record)
             if pins is None:  # the same bake, pinned, gives this layer: seed the locked key
@@ -403,7 +399,7 @@ class Bake:
             )
 
         key = key_for(pins)
-        record = self._cached(key)
+        record = self.writer.cached(key)
         cached = record is not None
         if record is None:
             record = self._execute(index, step, label, source, pins, copy_from)
@@ -452,11 +448,11 @@ class Bake:
             steps.copy_step(step, copy_from, ctx)
         else:
             steps.run_step(step, ctx, secrets=self._secrets(index, step), label=label)
-        snapshot.purge_volatile(work.rootfs, self.epoch)
+        snapshot.purge_volatile(work.rootfs, self.writer.epoch)
         after = snapshot.take(work.rootfs)
         work.current = after
-        return self._write_layer(
-            snapshot.diff(before, after), f"bakery: {_summary(step)}", packages
+        return self.writer.write(
+            work.rootfs, snapshot.diff(before, after), f"bakery: {_summary(step)}", packages
         )
 
     def _secrets(self, index: int, step: RunStep) -> list[Mount]:
@@ -509,58 +505,8 @@ class Bake:
 
     # -- layers ---------------------------------------------------------------------------
 
-    def _cached(self, key: str) -> LayerRecord | None:
-        if not self.options.use_cache:
-            return None
-        record = self.cache.get_layer(key)
-        if record is not None and self.compression not in record.blobs:
-            record = self._transcode(record, self.compression)
-            self.cache.put_layer(key, record)
-        return record
-
-    def _write_layer(
-        self,
-        changes: list[Change],
-        created_by: str,
-        packages: list[LockedPackage] | tuple[LockedPackage, ...],
-    ) -> LayerRecord:
-        work = self._work_state()
-        with (
-            self.store.oci.blob_writer() as writer,
-            LayerSink(writer, self.compression) as sink,
-        ):
-            write_layer_tar(
-                work.rootfs,
-                changes,
-                sink,
-                source_date_epoch=self.epoch,
-                content_override=_emptied,
-            )
-        desc = Descriptor(
-            media_type=media_type_for(self.compression), digest=writer.digest, size=writer.size
-        )
-        return LayerRecord(
-            diff_id=sink.diff_id,
-            blobs={self.compression: desc},
-            created_by=created_by,
-            packages=tuple(packages),
-        )
-
-    def _transcode(self, record: LayerRecord, to: Compression) -> LayerRecord:
-        """Recompress a cached layer for another output compression (same diff_id)."""
-        source = next(iter(record.blobs.values()))
-        with (
-            open_layer_uncompressed(self.store.oci, source) as stream,
-            self.store.oci.blob_writer() as writer,
-            LayerSink(writer, to) as sink,
-        ):
-            while chunk := stream.read(1 << 20):
-                sink.write(chunk)
-        desc = Descriptor(media_type=media_type_for(to), digest=writer.digest, size=writer.size)
-        return record.model_copy(update={"blobs": {**record.blobs, to: desc}})
-
     def _add_layer(self, record: LayerRecord, *, cached: bool, source: SourceInfo) -> None:
-        desc = record.blobs[self.compression]
+        desc = record.blobs[self.writer.compression]
         self.layers.append(Layer(record.diff_id, desc, record.created_by, cached=cached))
         self.state = with_history(
             self.state, record.created_by, source.source_date_epoch, empty=False
@@ -586,21 +532,15 @@ class Bake:
         if not made:  # disks only: the image is stored untagged, as the disks' subject
             layers = [layer.descriptor for layer in self.layers]
             manifest = image_manifest(config_desc, layers, annotations)
-            made.append((self.store.oci.put_json(manifest, mt.MANIFEST), (), self.compression))
+            made.append(
+                (self.store.oci.put_json(manifest, mt.MANIFEST), (), self.writer.compression)
+            )
         return made
 
     def _layer_for(self, layer: Layer, compression: Compression) -> Descriptor:
-        if layer.inherited or compression == self.compression:
+        if layer.inherited:
             return layer.descriptor
-        key = cache_key("transcode", layer.descriptor.digest, compression)
-        record = self.cache.get_layer(key)
-        if record is None:
-            base = LayerRecord(
-                diff_id=layer.diff_id, blobs={self.compression: layer.descriptor}, created_by=""
-            )
-            record = self._transcode(base, compression)
-            self.cache.put_layer(key, record)
-        return record.blobs[compression]
+        return self.writer.for_output(layer.diff_id, layer.descriptor, compression)
 
     def _annotations(self, source: SourceInfo) -> dict[str, str]:
         annotations = {
@@ -628,7 +568,7 @@ class Bake:
             cache_dir=self.store.cache_dir,
             use_cache=self.options.use_cache,
             config_digest=config_desc.digest,
-            epoch=self.epoch,
+            epoch=self.writer.epoch,
             workdir=work.scratch,
             rootfs=lambda: self._materialize().rootfs,
         )
@@ -659,43 +599,20 @@ class Bake:
     def _scan(
         self, manifests: list[_Manifest], config_desc: Descriptor, config: ImageConfig
     ) -> ScanSummary:
-        """Scan the image, keep SBOMs and results beside each output, apply the policy gate."""
-        policy_path = self.options.policy or (
-            self.loaded.directory / self.recipe.policy if self.recipe.policy else None
+        request = scanning.ScanRequest(
+            loaded=self.loaded,
+            store=self.store,
+            cache=self.cache,
+            use_cache=self.options.use_cache,
+            policy=self.options.policy,
+            today=self.options.today,
+            config_desc=config_desc,
+            config=config,
+            manifests=tuple(desc for desc, _, _ in manifests),
+            rootfs=lambda: self._materialize().rootfs,
+            warn=self.options.reporter.warning,
         )
-        vulndb = self.store.vulndb_path
-        key = cache_key(
-            "scan",
-            config_desc.digest,
-            [desc.digest for desc, _, _ in manifests],
-            __version__,
-            _file_stamp(vulndb),
-            sha256_file(policy_path) if policy_path is not None and policy_path.is_file() else None,
-            self.options.today.isoformat(),
-        )
-        record = self.cache.get_scan(key) if self.options.use_cache else None
-        if record is None:
-            # the scanners (SBOM libraries above all) take a second to import: only on a miss
-            from bakery.scan.policy import DEFAULT_POLICY, load_policy, render_table
-            from bakery.scan.stage import ScanOptions, scan_image, store_report
-
-            policy = load_policy(policy_path) if policy_path is not None else DEFAULT_POLICY
-            work = self._materialize()
-            options = ScanOptions(vulndb=vulndb, policy=policy, today=self.options.today)
-            report = scan_image(work.rootfs, config, options=options)
-            for desc, _, _ in manifests:
-                store_report(self.store.oci, desc, report, image_name=self.recipe.name)
-            record = _scan_summary(report.result, table=render_table(report.result.policy))
-            self.cache.put_scan(key, record)
-        if NO_VULNDB in record.notes:
-            self.options.reporter.warning(NO_VULNDB)
-        if not record.passed:
-            raise PolicyViolation(
-                f"{self.recipe.name} fails its policy"
-                f" ({policy_path or 'the built-in default policy'}); nothing was tagged:\n"
-                + record.table
-            )
-        return record
+        return scanning.scan(request)
 
     # -- store ----------------------------------------------------------------------------
 
@@ -752,36 +669,8 @@ class Bake:
         )
 
 
-def _scan_summary(result: ScanResult, *, table: str) -> ScanSummary:
-    """The scan stage's verdict as the bake reports (and caches) it."""
-    counts: dict[str, int] = {}
-    for finding in result.findings:
-        counts[finding.category] = counts.get(finding.category, 0) + 1
-    return ScanSummary(
-        passed=result.policy.passed,
-        packages=result.packages,
-        findings=dict(sorted(counts.items())),
-        violations=len(result.policy.violations),
-        notes=tuple(result.notes),
-        table=table,
-    )
-
-
-def _file_stamp(path: Path) -> list[int] | None:
-    """Identifies a version of a file cheaply (for cache keys): size and mtime."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
-
-
 def _pins_json(pins: tuple[LockedPackage, ...] | None) -> list[object] | None:
     return None if pins is None else [p.model_dump(mode="json") for p in pins]
-
-
-def _emptied(path: str) -> bytes | None:
-    return b"" if path in snapshot.EMPTIED_FILES else None
 
 
 def _describe_disks(loaded: LoadedRecipe) -> str:
