@@ -2,7 +2,8 @@
 
 Every error carries a one-line message saying what is wrong and, when we know it, a hint
 saying how to fix it. The CLI (and later the HTTP API) maps the class to an exit code; anything
-that is not a ``BakeryError`` is a bug and is reported as such.
+that is not a ``BakeryError`` is a bug and is reported as such (by the CLI with
+``EXIT_INTERNAL`` and a crash log).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_POLICY = 3
+#: an internal error, a bug in bakery: 70 is EX_SOFTWARE of sysexits.h ("internal software
+#: error"). Not 1, which says the image failed, nor 3 (pre-commit's choice), which is our policy
+#: violation; the CLI writes the traceback to a crash log whose path it prints.
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 

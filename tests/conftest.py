@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,15 @@ INSTALL_HINTS = {
     "crane": "bash scripts/install-sid-tools.sh crane",
     "docker-compose": "bash scripts/install-sid-tools.sh docker-compose",
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _crash_logs_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A bug hit by any test (in process or in a `bakery` subprocess) writes its crash log under
+    pytest's tmp dir, never the real ~/.cache; the failing test's stderr names the file."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BAKERY_CRASH_DIR", str(tmp_path_factory.mktemp("crash-logs")))
+        yield
 
 
 def require_tools(*tools: str) -> None:

@@ -1,22 +1,24 @@
 """The ``bakery`` command line: thin click commands over the library.
 
 Errors: one line on stderr saying what is wrong and how to fix it. Exit 2 for user errors
-(recipes, arguments, references, locks), 1 for failures, 3 for policy violations, 130 when
-interrupted. A traceback only with ``--debug``.
+(recipes, arguments, references, locks), 1 for failures, 3 for policy violations, 70 for internal
+errors (bugs: the line names the crash log holding the traceback, see :mod:`bakery.cli.crashlog`),
+130 when interrupted. A traceback on stderr only with ``--debug``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 import click
 
-from bakery.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, BakeryError
+from bakery.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, BakeryError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -221,16 +223,25 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _stderr().print("interrupted", style="red")
         sys.exit(EXIT_INTERRUPTED)
-    except Exception as e:  # noqa: BLE001 - a bug: say so, keep the traceback for --debug
-        if debug:
-            traceback.print_exc()
-        _stderr().print(
-            f"[bold red]internal error:[/] {type(e).__name__}: {e} "
-            "(this is a bug in bakery; rerun with --debug for the traceback)",
-            markup=True,
-        )
-        sys.exit(EXIT_FAILURE)
+    except Exception as e:  # noqa: BLE001 - a bug: its own exit code, a crash log
+        _internal_error(e, args, debug)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal_error(exc: Exception, args: list[str], debug: bool) -> NoReturn:
+    """Report a bug: one line naming the crash log (the traceback too with --debug), exit 70."""
+    from datetime import UTC, datetime
+
+    from bakery.cli import crashlog
+
+    if debug:
+        traceback.print_exc()
+    line = crashlog.report(exc, args, environ=os.environ, now=datetime.now(UTC), pid=os.getpid())
+    with contextlib.suppress(Exception):  # stderr itself failing must not change the exit code
+        from rich.markup import escape  # the message and path are text, not markup
+
+        _stderr().print(f"[bold red]internal error:[/] {escape(line)}", markup=True)
+    sys.exit(EXIT_INTERNAL)
 
 
 def _stderr() -> Console:
