@@ -11,7 +11,6 @@ made. When step *k* misses, the rootfs is materialised from the layers before it
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -65,10 +64,10 @@ from bakery.rootfs.image import (
     with_history,
 )
 from bakery.rootfs.inputs import CopySource, copy_sources
-from bakery.rootfs.layers import apply_layers
 from bakery.rootfs.layerwriter import Compression, LayerWriter
 from bakery.rootfs.locking import LockPlan, plan_lock
 from bakery.rootfs.sandbox import Mount
+from bakery.rootfs.worktree import WorkTree
 from bakery.store import Store
 
 FS_STEPS = (PackagesStep, CopyStep, RunStep)
@@ -117,23 +116,6 @@ def bake(recipe_path: Path, options: BakeOptions) -> BakeResult:
     return Bake(load_recipe(recipe_path), options, stack=()).run()
 
 
-@dataclass
-class _Work:
-    """Mutable state of the filesystem side of a bake."""
-
-    dir: Path
-    rootfs_valid: bool = False
-    current: snapshot.Snapshot | None = None
-
-    @property
-    def rootfs(self) -> Path:
-        return self.dir / "rootfs"
-
-    @property
-    def scratch(self) -> Path:
-        return self.dir / "scratch"
-
-
 class Bake:
     """One recipe's bake. Use :func:`bake`."""
 
@@ -161,7 +143,7 @@ class Bake:
         self.locked_steps: list[LockedStep] = []
         self.steps_run = 0
         self.steps_cached = 0
-        self._work: _Work | None = None
+        self._work: WorkTree | None = None
 
     # -- the pipeline ---------------------------------------------------------------------
 
@@ -174,8 +156,7 @@ class Bake:
 
     def _run(self) -> BakeResult:
         with self.store.work_dir() as work_dir:
-            self._work = _Work(work_dir)
-            self._work.scratch.mkdir()
+            self._work = WorkTree(work_dir, self.store, warn=self.options.reporter.warning)
             with self._stage("resolve", self.loaded.path.name):
                 source, plan, sources = self._resolve()
                 self.writer = replace(self.writer, epoch=source.source_date_epoch)
@@ -211,8 +192,7 @@ class Bake:
                     annotations=self._annotations(source),
                     tag=not self.options.lock_mode,
                 )
-            if self._work.rootfs_valid:
-                self.store.keep_rootfs(self._chain(), self._work.rootfs)
+            self._work.keep(self._diffs())
         result = self._result(source, config_desc, outputs, tests, plan, scan)
         return result.model_copy(update={"disks": tuple(disk_results), "packer": tuple(packer)})
 
@@ -275,7 +255,7 @@ class Bake:
             snapshot.purge_volatile(work.rootfs, self.writer.epoch)
             snap = snapshot.take(work.rootfs)
             record = self.writer.write(work.rootfs, snapshot.everything(snap), created_by, packages)
-            work.rootfs_valid, work.current = True, snap
+            work.made(snap)
             self.cache.put_layer(key, record)
             if pins is None:  # the same bake, pinned, gives this layer: seed the locked key
                 locked_key = cache_key(
@@ -409,7 +389,7 @@ class Bake:
             self.steps_run += 1
         else:
             self.steps_cached += 1
-            self._invalidate_rootfs()
+            self._work_state().invalidate()
         self._add_layer(record, cached=cached, source=source)
         if isinstance(step, PackagesStep):
             fp = plan.step_fingerprints[index]
@@ -432,7 +412,8 @@ class Bake:
         pins: tuple[LockedPackage, ...] | None,
         copy_from: list[CopySource],
     ) -> LayerRecord:
-        work = self._materialize()
+        work = self._work_state()
+        work.materialize(self._diffs())
         before = work.current if work.current is not None else snapshot.take(work.rootfs)
         ctx = steps.StepContext(
             rootfs=work.rootfs,
@@ -450,7 +431,7 @@ class Bake:
             steps.run_step(step, ctx, secrets=self._secrets(index, step), label=label)
         snapshot.purge_volatile(work.rootfs, self.writer.epoch)
         after = snapshot.take(work.rootfs)
-        work.current = after
+        work.made(after)
         return self.writer.write(
             work.rootfs, snapshot.diff(before, after), f"bakery: {_summary(step)}", packages
         )
@@ -470,34 +451,17 @@ class Bake:
 
     # -- rootfs ---------------------------------------------------------------------------
 
-    def _work_state(self) -> _Work:
+    def _work_state(self) -> WorkTree:
         if self._work is None:
             raise AssertionError("no work directory")
         return self._work
 
-    def _invalidate_rootfs(self) -> None:
-        work = self._work_state()
-        work.rootfs_valid, work.current = False, None
+    def _materialize(self) -> Path:
+        """The rootfs, made to match the layers so far (applying them from the store)."""
+        return self._work_state().materialize(self._diffs())
 
-    def _materialize(self) -> _Work:
-        """Make the on-disk rootfs match the layers so far (applying them from the store)."""
-        work = self._work_state()
-        if work.rootfs_valid:
-            return work
-        if work.rootfs.exists():
-            shutil.rmtree(work.rootfs)
-        if self.store.take_rootfs(self._chain(), work.rootfs):
-            work.rootfs_valid, work.current = True, None
-            return work
-        work.rootfs.mkdir(mode=0o755)
-        apply_layers(
-            self.store.oci,
-            [layer.descriptor for layer in self.layers],
-            work.rootfs,
-            on_warning=self.options.reporter.warning,
-        )
-        work.rootfs_valid, work.current = True, None
-        return work
+    def _diffs(self) -> list[tuple[str, Descriptor]]:
+        return [(layer.diff_id, layer.descriptor) for layer in self.layers]
 
     def _chain(self) -> str:
         """The chain id of the layers so far: the identity of the filesystem they stack to."""
@@ -570,7 +534,7 @@ class Bake:
             config_digest=config_desc.digest,
             epoch=self.writer.epoch,
             workdir=work.scratch,
-            rootfs=lambda: self._materialize().rootfs,
+            rootfs=self._materialize,
         )
 
     # -- test -----------------------------------------------------------------------------
@@ -582,8 +546,7 @@ class Bake:
         key = cache_key("tests", config_desc.digest, [step_definition(t) for t in tests])
         if self.options.use_cache and self.cache.get_tests(key) is not None:
             return [TestResult(name=t.name, passed=True, cached=True) for t in tests]
-        work = self._materialize()
-        outcomes = run_tests(tests, work.rootfs, self.state)
+        outcomes = run_tests(tests, self._materialize(), self.state)
         failed = [o for o in outcomes if not o.passed]
         if failed:
             lines = "\n".join(f"  ✗ {o.name}: {o.detail}" for o in failed)
@@ -609,7 +572,7 @@ class Bake:
             config_desc=config_desc,
             config=config,
             manifests=tuple(desc for desc, _, _ in manifests),
-            rootfs=lambda: self._materialize().rootfs,
+            rootfs=self._materialize,
             warn=self.options.reporter.warning,
         )
         return scanning.scan(request)
