@@ -6,6 +6,7 @@
 ``queries``     packages in a version range, vulnerabilities, lineage, builds, evidence
 ``channels``    promote, rollback, history, what a channel pointed at when
 ``revocation``  revoke (with cascade), :func:`revocation.is_revoked`
+``current``     what holds now: an artifact's tags, the channels at it, whether revoked
 ``tags``        tag history and immutability rules
 ``signatures``  signatures and attestations of artifacts
 ``tokens``      API tokens (scrypt-hashed) with roles

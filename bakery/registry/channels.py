@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bakery.errors import PromotionRefused, UserError
@@ -22,9 +22,9 @@ from bakery.oci.layout import validate_ref_name
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover
+from bakery.registry.current import revoked_ids
 from bakery.registry.db import Registry, now
 from bakery.registry.refs import check_text, repository_of, resolve
-from bakery.registry.revocation import revoked_ids
 from bakery.registry.tags import repository
 
 _CHANNEL = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -334,25 +334,3 @@ def pointed_at(
         .limit(1)
     ).first()
     return view(session, found) if found is not None else None
-
-
-_CURRENT_CHANNELS = text(
-    """
-    SELECT ca.artifact_id, r.name, c.name
-    FROM channel_assignments ca
-    JOIN channels c ON c.id = ca.channel_id
-    JOIN repositories r ON r.id = c.repository_id
-    WHERE ca.artifact_id IN :ids
-      AND ca.id = (SELECT max(x.id) FROM channel_assignments x WHERE x.channel_id = ca.channel_id)
-    """
-).bindparams(bindparam("ids", expanding=True))
-
-
-def channels_of(session: Session, artifact_ids: list[int]) -> dict[int, list[str]]:
-    """The channels (``repository@channel``) that point at each artifact now."""
-    if not artifact_ids:
-        return {}
-    found: dict[int, list[str]] = {}
-    for artifact_id, repo, name in session.execute(_CURRENT_CHANNELS, {"ids": artifact_ids}):
-        found.setdefault(int(artifact_id), []).append(f"{repo}@{name}")
-    return {k: sorted(v) for k, v in found.items()}

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session, aliased
 
 from bakery.errors import UserError
 from bakery.registry import models as m
-from bakery.registry.channels import channels_of
+from bakery.registry.current import channels_of, revoked_ids
 from bakery.registry.lineage import MAX_DEPTH, walk
 from bakery.registry.refs import resolve
-from bakery.registry.revocation import revoked_ids
 from bakery.registry.signatures import SLSA_PROVENANCE
 from bakery.registry.versionkey import ECOSYSTEM_OF_TYPE, try_version_key
 

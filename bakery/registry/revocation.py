@@ -6,18 +6,18 @@ makes every channel that points at a revoked artifact fall back to its last good
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bakery.errors import UserError
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover
+from bakery.registry.channels import fall_back
+from bakery.registry.current import revoked_ids
 from bakery.registry.db import Registry, now
 from bakery.registry.lineage import walk
 from bakery.registry.refs import check_digest, check_text, resolve
@@ -41,16 +41,6 @@ class Revoked:
             "channel_fallbacks": self.fallbacks,
             "audit_entry": self.audit_entry,
         }
-
-
-def revoked_ids(session: Session, artifact_ids: Iterable[int]) -> set[int]:
-    ids = list(artifact_ids)
-    if not ids:
-        return set()
-    rows = session.scalars(
-        select(m.Revocation.artifact_id).where(m.Revocation.artifact_id.in_(ids))
-    )
-    return set(rows)
 
 
 def is_revoked(registry: Registry, digest: str) -> bool:
@@ -91,8 +81,6 @@ def revoked_error(what: str, digest: str, reason: str, actor: str, at: datetime)
 
 def revoke(registry: Registry, ref: str, *, reason: str, actor: str, cascade: bool) -> Revoked:
     """Revoke REF (with ``cascade``, every descendant too); channels fall back."""
-    from bakery.registry.channels import fall_back
-
     check_text(reason, "reason", limit=MAX_REASON)
     check_text(actor, "actor", limit=255)
     with registry.write() as session:

@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from bakery.registry import models as m
-from bakery.registry.channels import channels_of, current, view
+from bakery.registry.channels import current, view
+from bakery.registry.current import channels_of, current_tags, revoked_ids
 from bakery.registry.queries import BuildRow, builds, count_builds, lineage
-from bakery.registry.revocation import revoked_ids
 from bakery.server import schemas as s
 
 SEVERITY_ORDER = ("critical", "high", "medium", "moderate", "low", "negligible", "unknown")
@@ -22,31 +22,6 @@ SEVERITY_ORDER = ("critical", "high", "medium", "moderate", "low", "negligible",
 def severity_rank(severity: str) -> int:
     low = severity.lower()
     return SEVERITY_ORDER.index(low) if low in SEVERITY_ORDER else len(SEVERITY_ORDER)
-
-
-def current_tags(session: Session, artifact_ids: Sequence[int]) -> dict[int, list[str]]:
-    """``repository:tag`` of every tag whose latest event points at each artifact."""
-    if not artifact_ids:
-        return {}
-    later = aliased(m.TagEvent)
-    rows = session.execute(
-        select(m.TagEvent.artifact_id, m.Repository.name, m.TagEvent.tag)
-        .join(m.Repository, m.Repository.id == m.TagEvent.repository_id)
-        .where(m.TagEvent.artifact_id.in_(artifact_ids))
-        .where(
-            ~select(later.id)
-            .where(
-                later.repository_id == m.TagEvent.repository_id,
-                later.tag == m.TagEvent.tag,
-                later.id > m.TagEvent.id,
-            )
-            .exists()
-        )
-    )
-    found: dict[int, list[str]] = {}
-    for artifact_id, repo, tag in rows:
-        found.setdefault(int(artifact_id or 0), []).append(f"{repo}:{tag}")
-    return {k: sorted(v) for k, v in found.items()}
 
 
 def summaries(session: Session, artifacts: Sequence[m.Artifact]) -> list[s.ArtifactSummary]:
