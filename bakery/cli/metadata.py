@@ -434,7 +434,7 @@ def revoke_command(
 
     with opened(store_dir, database_url) as registry:
         done = revoke(registry, ref, reason=reason, actor=_who(actor), cascade=cascade)
-    text = f"revoked {len(done.revoked)} artifacts; {done.fallbacks} channels fell back"
+    text = f"revoked {len(done.revoked)} artifacts; {done.channel_fallbacks} channels fell back"
     _emit(as_json, done.to_json(), text)
 
 
@@ -465,7 +465,7 @@ def audit_proof(entry: int, store_dir: Path, database_url: str | None, as_json: 
         "",
         proof.checkpoint.rstrip("\n"),
     ]
-    _emit(as_json, proof.to_json(), "\n".join(lines))
+    _emit(as_json, proof.view().model_dump(mode="json", exclude={"verifies"}), "\n".join(lines))
 
 
 @audit_group.command("verify")
@@ -486,7 +486,7 @@ def audit_verify(store_dir: Path, database_url: str | None, as_json: bool) -> No
         )
     else:
         text = "audit log FAILED:\n" + "\n".join(f"  {p}" for p in report.problems)
-    _emit(as_json, report.to_json(), text)
+    _emit(as_json, report.view().to_json(), text)
     if not report.ok:
         sys.exit(EXIT_FAILURE)
 
@@ -541,6 +541,6 @@ def tokens_list(store_dir: Path, database_url: str | None, as_json: bool) -> Non
 
     with opened(store_dir, database_url) as registry:
         tokens = list_tokens(registry)
-    rows = [[t.token_id, t.name, t.role, t.actor, t.created_at, t.expires_at] for t in tokens]
+    rows = [[t.id, t.name, t.role, t.created_by, t.created_at, t.expires_at] for t in tokens]
     table = _table(["ID", "NAME", "ROLE", "CREATED BY", "CREATED", "EXPIRES"], rows)
     _emit(as_json, [t.to_json() for t in tokens], table)
