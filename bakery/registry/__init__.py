@@ -4,6 +4,8 @@
 ``models``      the tables (append-only facts: tag events, channel assignments, revocations)
 ``record``      record a bake (:func:`record.record_into_store` after ``bakery bake``)
 ``queries``     packages in a version range, vulnerabilities, lineage, builds, evidence
+``views``       what every query returns, one model per concept (the API's response models)
+``artifacts``   artifacts listed, and an artifact's parts: scan, packages, findings, SBOMs
 ``channels``    promote, rollback, history, what a channel pointed at when
 ``revocation``  revoke (with cascade), :func:`revocation.is_revoked`
 ``current``     what holds now: an artifact's tags, the channels at it, whether revoked
