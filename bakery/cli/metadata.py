@@ -2,19 +2,22 @@
 audit, tokens.
 
 Each opens the registry of ``--store`` (or ``--database-url`` / ``BAKERY_DATABASE_URL``),
-calls one library function and renders the result: a table, or JSON with ``--json``.
+calls one library function and renders the result: a table, or JSON with ``--json``. What
+they share is a :class:`Target`; a command states only its question and its columns.
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
@@ -23,25 +26,14 @@ from bakery.cli.options import out, store_option
 from bakery.errors import EXIT_FAILURE, UserError
 from bakery.registry.db import Registry, open_registry
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bakery.registry.views import Assignment, BuildRow, View
+
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def registry_options(func: F) -> F:
-    """--store, --database-url and --json."""
-    func = click.option("--json", "as_json", is_flag=True, help="Print JSON (for CI).")(func)
-    func = click.option(
-        "--database-url",
-        envvar="BAKERY_DATABASE_URL",
-        default=None,
-        help="postgresql+psycopg://… (env BAKERY_DATABASE_URL); default: SQLite in the store.",
-    )(func)
-    return store_option(func)
-
-
-def actor_option(func: F) -> F:
-    return click.option(
-        "--actor", default=None, help="Who does this (default: the OS user); kept in history."
-    )(func)
+T = TypeVar("T")
+V = TypeVar("V", bound="View")
 
 
 @contextmanager
@@ -53,15 +45,65 @@ def opened(store_dir: Path, database_url: str | None) -> Iterator[Registry]:
         registry.dispose()
 
 
+@dataclass(frozen=True)
+class Target:
+    """The registry a command works on, and whether it prints JSON."""
+
+    store_dir: Path
+    database_url: str | None
+    as_json: bool
+
+    def read(self, ask: Callable[[Session], T]) -> T:
+        """What ``ask`` reads in one read transaction."""
+        with opened(self.store_dir, self.database_url) as registry, registry.read() as session:
+            return ask(session)
+
+    def write(self, act: Callable[[Registry], T]) -> T:
+        """What ``act`` does to the open registry (it writes in its own transaction)."""
+        with opened(self.store_dir, self.database_url) as registry:
+            return act(registry)
+
+    def emit(self, data: Any, text: Table | str | None = None) -> None:
+        """``data`` as JSON with --json (or without ``text``), else ``text``."""
+        if self.as_json or text is None:
+            click.echo(json.dumps(data, indent=2, default=str))
+        else:
+            out.print(text)
+
+    def rows(
+        self, items: Sequence[V], columns: list[str], row: Callable[[V], list[object]]
+    ) -> None:
+        """The items as a table of ``columns``, one ``row`` each; or their JSON."""
+        self.emit([i.to_json() for i in items], _table(columns, [row(i) for i in items]))
+
+
+def registry_options(func: Callable[..., None]) -> Callable[..., None]:
+    """--store, --database-url and --json, given to the command as one ``target``."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any, store_dir: Path, database_url: str | None, as_json: bool, **kwargs: Any
+    ) -> None:
+        func(*args, target=Target(store_dir, database_url, as_json), **kwargs)
+
+    command = click.option("--json", "as_json", is_flag=True, help="Print JSON (for CI).")(command)
+    command = click.option(
+        "--database-url",
+        envvar="BAKERY_DATABASE_URL",
+        default=None,
+        help="postgresql+psycopg://… (env BAKERY_DATABASE_URL); default: SQLite in the store.",
+    )(command)
+    return store_option(command)
+
+
+def actor_option(func: F) -> F:
+    return click.option(
+        "--actor", default=None, help="Who does this (default: the OS user); kept in history."
+    )(func)
+
+
 def _who(actor: str | None) -> str:
     return actor or getpass.getuser()
-
-
-def _emit(as_json: bool, data: Any, table: Table | str | None = None) -> None:
-    if as_json or table is None:
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        out.print(table)
 
 
 def _table(columns: list[str], rows: list[list[Any]]) -> Table:
@@ -102,18 +144,16 @@ def query_package(
     source: bool,
     limit: int,
     offset: int,
-    store_dir: Path,
-    database_url: str | None,
-    as_json: bool,
+    target: Target,
 ) -> None:
     """Artifacts containing package NAME (or --purl) within --version."""
     from bakery.registry.queries import artifacts_with_package
 
     if not name and not purl:
         raise UserError("name a package or give --purl", hint="bakery query package openssl")
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        total, hits = artifacts_with_package(
-            session,
+    total, hits = target.read(
+        lambda s: artifacts_with_package(
+            s,
             name=name,
             purl=purl,
             package_type=package_type,
@@ -122,28 +162,30 @@ def query_package(
             limit=limit,
             offset=offset,
         )
+    )
     data = {"total": total, "offset": offset, "artifacts": [h.to_json() for h in hits]}
     rows = [[h.digest, h.artifact, h.package, h.version] for h in hits]
-    _emit(as_json, data, _table(["DIGEST", "ARTIFACT", "PACKAGE", "VERSION"], rows))
+    target.emit(data, _table(["DIGEST", "ARTIFACT", "PACKAGE", "VERSION"], rows))
 
 
 @query_group.command("vuln")
 @click.argument("vuln_id")
 @registry_options
-def query_vuln(vuln_id: str, store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def query_vuln(vuln_id: str, target: Target) -> None:
     """Artifacts affected by a vulnerability id or alias (e.g. a CVE)."""
     from bakery.registry.queries import artifacts_affected_by
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        hits = artifacts_affected_by(session, vuln_id)
-    rows = [
-        [h.digest, h.artifact, h.vuln_id, h.severity, h.fixed_version, ",".join(h.channels)]
-        for h in hits
-    ]
-    _emit(
-        as_json,
-        [h.to_json() for h in hits],
-        _table(["DIGEST", "ARTIFACT", "VULN", "SEVERITY", "FIXED", "CHANNELS"], rows),
+    target.rows(
+        target.read(lambda s: artifacts_affected_by(s, vuln_id)),
+        ["DIGEST", "ARTIFACT", "VULN", "SEVERITY", "FIXED", "CHANNELS"],
+        lambda h: [
+            h.digest,
+            h.artifact,
+            h.vuln_id,
+            h.severity,
+            h.fixed_version,
+            ",".join(h.channels),
+        ],
     )
 
 
@@ -153,28 +195,20 @@ def query_vuln(vuln_id: str, store_dir: Path, database_url: str | None, as_json:
 @click.option("--down/--no-down", default=True, help="Show what was built on it.")
 @click.option("--depth", default=20, show_default=True)
 @registry_options
-def query_lineage(
-    ref: str,
-    up: bool,
-    down: bool,
-    depth: int,
-    store_dir: Path,
-    database_url: str | None,
-    as_json: bool,
-) -> None:
+def query_lineage(ref: str, up: bool, down: bool, depth: int, target: Target) -> None:
     """REF's bases and descendants, with the channels each is in."""
     from bakery.registry.queries import lineage
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        nodes = lineage(session, ref, up=up, down=down, depth=depth)
-    rows = [
-        [n.distance, n.digest, n.name, ",".join(n.channels), "revoked" if n.revoked else ""]
-        for n in nodes
-    ]
-    _emit(
-        as_json,
-        [n.to_json() for n in nodes],
-        _table(["DISTANCE", "DIGEST", "NAME", "CHANNELS", ""], rows),
+    target.rows(
+        target.read(lambda s: lineage(s, ref, up=up, down=down, depth=depth)),
+        ["DISTANCE", "DIGEST", "NAME", "CHANNELS", ""],
+        lambda n: [
+            n.distance,
+            n.digest,
+            n.name,
+            ",".join(n.channels),
+            "revoked" if n.revoked else "",
+        ],
     )
 
 
@@ -191,56 +225,51 @@ def _parse_time(text: str) -> datetime:
 @click.option("--at", "at_text", required=True, help="ISO 8601 time (UTC if no zone).")
 @click.option("--repository", help="The repository, when several have this channel.")
 @registry_options
-def query_channel(
-    channel: str,
-    at_text: str,
-    repository: str | None,
-    store_dir: Path,
-    database_url: str | None,
-    as_json: bool,
-) -> None:
+def query_channel(channel: str, at_text: str, repository: str | None, target: Target) -> None:
     """What CHANNEL pointed at, at time --at."""
     from bakery.registry.channels import pointed_at
 
     at = _parse_time(at_text)
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        found = pointed_at(session, channel, at, repository)
+    found = target.read(lambda s: pointed_at(s, channel, at, repository))
     data = found.to_json() if found else None
     text = f"{channel} pointed at {found.digest or 'nothing'}" if found else f"{channel} was empty"
-    _emit(as_json, data, text)
+    target.emit(data, text)
 
 
 @query_group.command("builds")
 @click.argument("recipe")
 @registry_options
-def query_builds(recipe: str, store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def query_builds(recipe: str, target: Target) -> None:
     """Every recorded bake of RECIPE (e.g. golden/nginx), newest first."""
     from bakery.registry.queries import builds_of
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        builds = builds_of(session, recipe)
-    _emit_builds(builds, as_json)
+    _show_builds(target, target.read(lambda s: builds_of(s, recipe)))
 
 
 @query_group.command("commit")
 @click.argument("commit")
 @registry_options
-def query_commit(commit: str, store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def query_commit(commit: str, target: Target) -> None:
     """Every artifact built from git commit COMMIT (a prefix of 4+ hex digits works)."""
     from bakery.registry.queries import built_from_commit
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        builds = built_from_commit(session, commit)
-    _emit_builds(builds, as_json)
+    _show_builds(target, target.read(lambda s: built_from_commit(s, commit)))
 
 
-def _emit_builds(builds: list[Any], as_json: bool) -> None:
-    rows = [
-        [b.id, b.recipe, b.version, b.status, b.digest, (b.git_commit or "")[:12], b.finished_at]
-        for b in builds
-    ]
-    columns = ["BUILD", "RECIPE", "VERSION", "STATUS", "DIGEST", "COMMIT", "FINISHED"]
-    _emit(as_json, [b.to_json() for b in builds], _table(columns, rows))
+def _show_builds(target: Target, builds: list[BuildRow]) -> None:
+    target.rows(
+        builds,
+        ["BUILD", "RECIPE", "VERSION", "STATUS", "DIGEST", "COMMIT", "FINISHED"],
+        lambda b: [
+            b.id,
+            b.recipe,
+            b.version,
+            b.status,
+            b.digest,
+            (b.git_commit or "")[:12],
+            b.finished_at,
+        ],
+    )
 
 
 @query_group.command("evidence")
@@ -248,13 +277,11 @@ def _emit_builds(builds: list[Any], as_json: bool) -> None:
     "--limit", default=100, show_default=True, help="Digests listed per category (all counted)."
 )
 @registry_options
-def query_evidence(limit: int, store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def query_evidence(limit: int, target: Target) -> None:
     """Images lacking a signature, SBOM, provenance or scan; bad channel pointers. Exit 1 if any."""
     from bakery.registry.queries import evidence_report
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        report = evidence_report(session, limit=limit)
-    data = report.to_json()
+    report = target.read(lambda s: evidence_report(s, limit=limit))
     lines = [
         f"{report.counts[key]} {label}"
         for key, label in (
@@ -266,7 +293,7 @@ def query_evidence(limit: int, store_dir: Path, database_url: str | None, as_jso
             ("failing_in_channel", "failing their policy but in a channel"),
         )
     ]
-    _emit(as_json, data, f"{report.images} images: " + ", ".join(lines))
+    target.emit(report.to_json(), f"{report.images} images: " + ", ".join(lines))
     if not report.complete:
         sys.exit(EXIT_FAILURE)
 
@@ -274,18 +301,21 @@ def query_evidence(limit: int, store_dir: Path, database_url: str | None, as_jso
 @query_group.command("tags")
 @click.argument("ref")
 @registry_options
-def query_tags(ref: str, store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def query_tags(ref: str, target: Target) -> None:
     """The history of tag REF (REPOSITORY:TAG), or of every tag of REPOSITORY."""
     from bakery.registry.tags import tag_history
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        changes = tag_history(session, ref)
-    rows = [
-        [c.at.isoformat(timespec="seconds"), f"{c.repository}:{c.tag}", c.action, c.digest, c.actor]
-        for c in changes
-    ]
-    table = _table(["AT", "TAG", "ACTION", "DIGEST", "WHO"], rows)
-    _emit(as_json, [c.to_json() for c in changes], table)
+    target.rows(
+        target.read(lambda s: tag_history(s, ref)),
+        ["AT", "TAG", "ACTION", "DIGEST", "WHO"],
+        lambda c: [
+            c.at.isoformat(timespec="seconds"),
+            f"{c.repository}:{c.tag}",
+            c.action,
+            c.digest,
+            c.actor,
+        ],
+    )
 
 
 # -- tags, channels, revocation --------------------------------------------------------------
@@ -300,29 +330,29 @@ def tag_rules_group() -> None:
 @click.argument("pattern")
 @actor_option
 @registry_options
-def tag_rules_add(
-    pattern: str, actor: str | None, store_dir: Path, database_url: str | None, as_json: bool
-) -> None:
+def tag_rules_add(pattern: str, actor: str | None, target: Target) -> None:
     """Make tags matching PATTERN (a glob over REPOSITORY:TAG, e.g. 'golden/*:1.*') immutable."""
     from bakery.registry.tags import add_tag_rule
 
-    with opened(store_dir, database_url) as registry:
-        entry = add_tag_rule(registry, pattern, actor=_who(actor))
-    _emit(as_json, {"pattern": pattern, "audit_entry": entry}, f"immutable: {pattern}")
+    entry = target.write(lambda r: add_tag_rule(r, pattern, actor=_who(actor)))
+    target.emit({"pattern": pattern, "audit_entry": entry}, f"immutable: {pattern}")
 
 
 @tag_rules_group.command("list")
 @registry_options
-def tag_rules_list(store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def tag_rules_list(target: Target) -> None:
     """The immutability rules."""
     from bakery.registry.tags import tag_rules
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        rules = tag_rules(session)
-    _emit(as_json, rules, "\n".join(rules) or "no rules")
+    rules = target.read(tag_rules)
+    target.emit(rules, "\n".join(rules) or "no rules")
 
 
 # -- channels, revocation --------------------------------------------------------------------
+
+
+def _show_assignment(target: Target, done: Assignment) -> None:
+    target.emit(done.to_json(), f"{done.repository}@{done.channel} → {done.digest}")
 
 
 @click.command("promote")
@@ -338,23 +368,18 @@ def promote_command(
     require_channel: str | None,
     reason: str,
     actor: str | None,
-    store_dir: Path,
-    database_url: str | None,
-    as_json: bool,
+    target: Target,
 ) -> None:
     """Point --channel of REF's repository at REF (signed, scanned, passing, not revoked)."""
     from bakery.registry.channels import promote
 
-    with opened(store_dir, database_url) as registry:
-        done = promote(
-            registry,
-            ref,
-            channel,
-            reason=reason,
-            actor=_who(actor),
-            require_channel=require_channel,
+    who = _who(actor)
+    done = target.write(
+        lambda r: promote(
+            r, ref, channel, reason=reason, actor=who, require_channel=require_channel
         )
-    _emit(as_json, done.to_json(), f"{done.repository}@{done.channel} → {done.digest}")
+    )
+    _show_assignment(target, done)
 
 
 @click.command("rollback")
@@ -364,20 +389,14 @@ def promote_command(
 @actor_option
 @registry_options
 def rollback_command(
-    repository: str | None,
-    channel: str,
-    reason: str,
-    actor: str | None,
-    store_dir: Path,
-    database_url: str | None,
-    as_json: bool,
+    repository: str | None, channel: str, reason: str, actor: str | None, target: Target
 ) -> None:
     """Point --channel back at its previous assignment (REPOSITORY when several have it)."""
     from bakery.registry.channels import rollback
 
-    with opened(store_dir, database_url) as registry:
-        done = rollback(registry, channel, repo=repository, reason=reason, actor=_who(actor))
-    _emit(as_json, done.to_json(), f"{done.repository}@{done.channel} → {done.digest}")
+    who = _who(actor)
+    done = target.write(lambda r: rollback(r, channel, repo=repository, reason=reason, actor=who))
+    _show_assignment(target, done)
 
 
 @click.group("channel")
@@ -389,29 +408,22 @@ def channel_group() -> None:
 @click.argument("channel")
 @click.option("--repository", help="The repository, when several have this channel.")
 @registry_options
-def channel_history(
-    channel: str, repository: str | None, store_dir: Path, database_url: str | None, as_json: bool
-) -> None:
+def channel_history(channel: str, repository: str | None, target: Target) -> None:
     """Every assignment of CHANNEL, newest first: what, who, when, why, and what before."""
     from bakery.registry.channels import history
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        rows = history(session, channel, repository)
-    table = _table(
+    target.rows(
+        target.read(lambda s: history(s, channel, repository)),
         ["AT", "ACTION", "DIGEST", "PREVIOUS", "WHO", "WHY"],
-        [
-            [
-                r.at.isoformat(timespec="seconds"),
-                r.action,
-                r.digest,
-                _short(r.previous),
-                r.actor,
-                r.reason,
-            ]
-            for r in rows
+        lambda r: [
+            r.at.isoformat(timespec="seconds"),
+            r.action,
+            r.digest,
+            _short(r.previous),
+            r.actor,
+            r.reason,
         ],
     )
-    _emit(as_json, [r.to_json() for r in rows], table)
 
 
 @click.command("revoke")
@@ -420,22 +432,14 @@ def channel_history(
 @click.option("--cascade", is_flag=True, help="Also revoke everything built on REF.")
 @actor_option
 @registry_options
-def revoke_command(
-    ref: str,
-    reason: str,
-    cascade: bool,
-    actor: str | None,
-    store_dir: Path,
-    database_url: str | None,
-    as_json: bool,
-) -> None:
+def revoke_command(ref: str, reason: str, cascade: bool, actor: str | None, target: Target) -> None:
     """Revoke REF: it can no longer be promoted, verified or used as a base."""
     from bakery.registry.revocation import revoke
 
-    with opened(store_dir, database_url) as registry:
-        done = revoke(registry, ref, reason=reason, actor=_who(actor), cascade=cascade)
-    text = f"revoked {len(done.revoked)} artifacts; {done.fallbacks} channels fell back"
-    _emit(as_json, done.to_json(), text)
+    who = _who(actor)
+    done = target.write(lambda r: revoke(r, ref, reason=reason, actor=who, cascade=cascade))
+    text = f"revoked {len(done.revoked)} artifacts; {done.channel_fallbacks} channels fell back"
+    target.emit(done.to_json(), text)
 
 
 # -- audit -----------------------------------------------------------------------------------
@@ -449,12 +453,11 @@ def audit_group() -> None:
 @audit_group.command("proof")
 @click.argument("entry", type=int)
 @registry_options
-def audit_proof(entry: int, store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def audit_proof(entry: int, target: Target) -> None:
     """The inclusion proof of audit ENTRY in the latest signed checkpoint."""
     from bakery.registry.audit.log import inclusion_proof
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        proof = inclusion_proof(session, entry)
+    proof = target.read(lambda s: inclusion_proof(s, entry))
     if not proof.verifies():
         raise UserError(f"the proof of entry {entry} does not verify", hint="bakery audit verify")
     lines = [
@@ -465,20 +468,20 @@ def audit_proof(entry: int, store_dir: Path, database_url: str | None, as_json: 
         "",
         proof.checkpoint.rstrip("\n"),
     ]
-    _emit(as_json, proof.to_json(), "\n".join(lines))
+    target.emit(proof.view().model_dump(mode="json", exclude={"verifies"}), "\n".join(lines))
 
 
 @audit_group.command("verify")
 @registry_options
-def audit_verify(store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def audit_verify(target: Target) -> None:
     """Recompute the tree; check checkpoints, consistency and every covered row. Exit 1 if bad."""
     from bakery.registry.audit.verify import VERIFIED_CHECKPOINT, verify_log
     from bakery.registry.db import trusted_verifiers
 
-    with opened(store_dir, database_url) as registry, registry.read() as session:
-        trusted = store_dir.absolute() / VERIFIED_CHECKPOINT
-        keys = trusted_verifiers(store_dir.absolute(), registry.signer)
-        report = verify_log(session, keys, trusted=trusted)
+    store = target.store_dir.absolute()
+    with opened(target.store_dir, target.database_url) as registry, registry.read() as session:
+        keys = trusted_verifiers(store, registry.signer)
+        report = verify_log(session, keys, trusted=store / VERIFIED_CHECKPOINT)
     if report.ok:
         text = (
             f"audit log OK: {report.size} entries, root {report.root.hex()}, "
@@ -486,7 +489,7 @@ def audit_verify(store_dir: Path, database_url: str | None, as_json: bool) -> No
         )
     else:
         text = "audit log FAILED:\n" + "\n".join(f"  {p}" for p in report.problems)
-    _emit(as_json, report.to_json(), text)
+    target.emit(report.view().to_json(), text)
     if not report.ok:
         sys.exit(EXIT_FAILURE)
 
@@ -515,32 +518,26 @@ def tokens_group() -> None:
 @actor_option
 @registry_options
 def tokens_create(
-    name: str,
-    role: str,
-    expires_days: int | None,
-    actor: str | None,
-    store_dir: Path,
-    database_url: str | None,
-    as_json: bool,
+    name: str, role: str, expires_days: int | None, actor: str | None, target: Target
 ) -> None:
     """Create a token; the raw token is printed once and never stored."""
     from bakery.registry.tokens import create_token
 
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    with opened(store_dir, database_url) as registry:
-        raw, info = create_token(registry, name, role, actor=_who(actor), expires_at=expires)
+    who = _who(actor)
+    raw, info = target.write(lambda r: create_token(r, name, role, actor=who, expires_at=expires))
     text = f"{raw}\n(shown once: store it now; the registry keeps only its hash)"
-    _emit(as_json, {**info.to_json(), "token": raw}, text)
+    target.emit({**info.to_json(), "token": raw}, text)
 
 
 @tokens_group.command("list")
 @registry_options
-def tokens_list(store_dir: Path, database_url: str | None, as_json: bool) -> None:
+def tokens_list(target: Target) -> None:
     """The tokens (never their secrets)."""
     from bakery.registry.tokens import list_tokens
 
-    with opened(store_dir, database_url) as registry:
-        tokens = list_tokens(registry)
-    rows = [[t.token_id, t.name, t.role, t.actor, t.created_at, t.expires_at] for t in tokens]
-    table = _table(["ID", "NAME", "ROLE", "CREATED BY", "CREATED", "EXPIRES"], rows)
-    _emit(as_json, [t.to_json() for t in tokens], table)
+    target.rows(
+        target.write(list_tokens),
+        ["ID", "NAME", "ROLE", "CREATED BY", "CREATED", "EXPIRES"],
+        lambda t: [t.id, t.name, t.role, t.created_by, t.created_at, t.expires_at],
+    )

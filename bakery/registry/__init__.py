@@ -5,8 +5,11 @@
 ``record``      a bake as facts (:func:`record.bake_facts`) and their recording
 ``recorder``    the Recorder interface a bake records through, and its local implementation
 ``queries``     packages in a version range, vulnerabilities, lineage, builds, evidence
+``views``       what every query returns, one model per concept (the API's response models)
+``artifacts``   artifacts listed, and an artifact's parts: scan, packages, findings, SBOMs
 ``channels``    promote, rollback, history, what a channel pointed at when
 ``revocation``  revoke (with cascade), :func:`revocation.is_revoked`
+``current``     what holds now: an artifact's tags, the channels at it, whether revoked
 ``tags``        tag history and immutability rules
 ``signatures``  signatures and attestations of artifacts
 ``tokens``      API tokens (scrypt-hashed) with roles

@@ -10,11 +10,9 @@ their last good assignment. The history answers "what did prod point at on 1 Mar
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bakery.errors import PromotionRefused, UserError
@@ -22,41 +20,14 @@ from bakery.oci.layout import validate_ref_name
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover
+from bakery.registry.current import revoked_ids
 from bakery.registry.db import Registry, now
 from bakery.registry.refs import check_text, repository_of, resolve
-from bakery.registry.revocation import revoked_ids
 from bakery.registry.tags import repository
+from bakery.registry.views import Assignment, ChannelView
 
 _CHANNEL = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_REASON = 4000
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """One row of a channel's history, with digests instead of ids."""
-
-    id: int
-    repository: str
-    channel: str
-    digest: str | None
-    previous: str | None
-    action: str
-    actor: str
-    reason: str
-    at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "repository": self.repository,
-            "channel": self.channel,
-            "digest": self.digest,
-            "previous": self.previous,
-            "action": self.action,
-            "actor": self.actor,
-            "reason": self.reason,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-        }
 
 
 def check_channel(name: str) -> str:
@@ -298,17 +269,33 @@ def view(session: Session, row: m.ChannelAssignment) -> Assignment:
     def digest(artifact_id: int | None) -> str | None:
         return session.get_one(m.Artifact, artifact_id).digest if artifact_id else None
 
-    return Assignment(
-        id=row.id,
+    return Assignment.from_row(
+        row,
         repository=_repo_name(session, channel),
         channel=channel.name,
         digest=digest(row.artifact_id),
         previous=digest(row.previous_artifact_id),
-        action=row.action,
-        actor=row.actor,
-        reason=row.reason,
-        at=row.at,
     )
+
+
+def channel_view(session: Session, channel: m.Channel) -> ChannelView:
+    """The channel and what it points at now."""
+    now_row = current(session, channel.id)
+    return ChannelView(
+        repository=_repo_name(session, channel),
+        channel=channel.name,
+        current=view(session, now_row) if now_row else None,
+    )
+
+
+def list_channels(session: Session) -> list[ChannelView]:
+    """Every channel of every repository, with what it points at now."""
+    rows = session.scalars(
+        select(m.Channel)
+        .join(m.Repository, m.Repository.id == m.Channel.repository_id)
+        .order_by(m.Repository.name, m.Channel.name)
+    ).all()
+    return [channel_view(session, channel) for channel in rows]
 
 
 def history(session: Session, channel: str, repo: str | None = None) -> list[Assignment]:
@@ -334,25 +321,3 @@ def pointed_at(
         .limit(1)
     ).first()
     return view(session, found) if found is not None else None
-
-
-_CURRENT_CHANNELS = text(
-    """
-    SELECT ca.artifact_id, r.name, c.name
-    FROM channel_assignments ca
-    JOIN channels c ON c.id = ca.channel_id
-    JOIN repositories r ON r.id = c.repository_id
-    WHERE ca.artifact_id IN :ids
-      AND ca.id = (SELECT max(x.id) FROM channel_assignments x WHERE x.channel_id = ca.channel_id)
-    """
-).bindparams(bindparam("ids", expanding=True))
-
-
-def channels_of(session: Session, artifact_ids: list[int]) -> dict[int, list[str]]:
-    """The channels (``repository@channel``) that point at each artifact now."""
-    if not artifact_ids:
-        return {}
-    found: dict[int, list[str]] = {}
-    for artifact_id, repo, name in session.execute(_CURRENT_CHANNELS, {"ids": artifact_ids}):
-        found.setdefault(int(artifact_id), []).append(f"{repo}@{name}")
-    return {k: sorted(v) for k, v in found.items()}

@@ -1,4 +1,5 @@
-"""Walking lineage edges (base → child) up to the ancestors or down to the descendants.
+"""Walking lineage edges (base → child) up to the ancestors or down to the descendants; the
+edges among a set of artifacts, and an artifact's edges from its bases.
 
 One recursive CTE each way; the edge table is indexed in both directions, so a walk costs one
 index probe per node.
@@ -6,8 +7,13 @@ index probe per node.
 
 from __future__ import annotations
 
-from sqlalchemy import TextClause, text
-from sqlalchemy.orm import Session
+from collections.abc import Collection
+
+from sqlalchemy import TextClause, select, text
+from sqlalchemy.orm import Session, aliased
+
+from bakery.registry import models as m
+from bakery.registry.views import EdgeView
 
 MAX_DEPTH = 100
 
@@ -40,3 +46,27 @@ def walk(
         _UP if up else _DOWN, {"start": artifact_id, "depth": min(depth, MAX_DEPTH)}
     )
     return [(int(node), int(distance)) for node, distance in rows]
+
+
+def edges_among(session: Session, ids: Collection[int]) -> list[EdgeView]:
+    """Every edge whose two ends are both among ``ids``, as digests."""
+    parent, child = aliased(m.Artifact), aliased(m.Artifact)
+    rows = session.execute(
+        select(parent.digest, child.digest, m.LineageEdge.relation)
+        .join(parent, parent.id == m.LineageEdge.parent_id)
+        .join(child, child.id == m.LineageEdge.child_id)
+        .where(m.LineageEdge.parent_id.in_(ids), m.LineageEdge.child_id.in_(ids))
+        .order_by(m.LineageEdge.parent_id, m.LineageEdge.child_id)
+    )
+    return [EdgeView(parent=p, child=c, relation=r) for p, c, r in rows]
+
+
+def parents_of(session: Session, artifact: m.Artifact) -> list[EdgeView]:
+    """The edges from the artifact's bases to it."""
+    parent = aliased(m.Artifact)
+    rows = session.execute(
+        select(parent.digest, m.LineageEdge.relation)
+        .join(parent, parent.id == m.LineageEdge.parent_id)
+        .where(m.LineageEdge.child_id == artifact.id)
+    )
+    return [EdgeView(parent=p, child=artifact.digest, relation=r) for p, r in rows]

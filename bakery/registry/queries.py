@@ -8,7 +8,6 @@ are compared in the database on :mod:`sortable keys <bakery.registry.versionkey>
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,12 +17,21 @@ from sqlalchemy.orm import Session, aliased
 
 from bakery.errors import UserError
 from bakery.registry import models as m
-from bakery.registry.channels import channels_of
-from bakery.registry.lineage import MAX_DEPTH, walk
+from bakery.registry.current import channels_of, revoked_ids
+from bakery.registry.lineage import MAX_DEPTH, edges_among, parents_of, walk
 from bakery.registry.refs import resolve
-from bakery.registry.revocation import revoked_ids
-from bakery.registry.signatures import SLSA_PROVENANCE
+from bakery.registry.signatures import SLSA_PROVENANCE, signatures_of
 from bakery.registry.versionkey import ECOSYSTEM_OF_TYPE, try_version_key
+from bakery.registry.views import (
+    BuildRow,
+    EvidenceReport,
+    LineageNode,
+    LineageView,
+    PackageHit,
+    Page,
+    ProvenanceView,
+    VulnHit,
+)
 
 MAX_LIMIT = 10_000
 _OPS = ("<=", ">=", "==", "<", ">", "=")
@@ -75,20 +83,6 @@ def _compare(column: Any, op: str, key: bytes) -> ColumnElement[bool]:
     else:
         result = column == key
     return result
-
-
-@dataclass(frozen=True)
-class PackageHit:
-    """An artifact containing a matching package."""
-
-    digest: str
-    artifact: str | None
-    package: str
-    version: str
-    purl: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _package_filter(
@@ -185,31 +179,17 @@ def artifacts_with_package(
     )
     rows = session.execute(
         select(
-            m.Artifact.digest, m.Artifact.name, m.Package.name, m.Package.version, m.Package.purl
+            m.Artifact.digest,
+            m.Artifact.name.label("artifact"),
+            m.Package.name.label("package"),
+            m.Package.version,
+            m.Package.purl,
         )
         .join(page, page.c.artifact_id == m.Artifact.id)
         .join(m.Package, m.Package.id == page.c.package_id)
         .order_by(page.c.package_id, page.c.artifact_id)
     )
-    return int(total), [PackageHit(*row) for row in rows]
-
-
-@dataclass(frozen=True)
-class VulnHit:
-    """An artifact affected by a vulnerability."""
-
-    digest: str
-    artifact: str | None
-    vuln_id: str
-    package: str | None
-    installed_version: str | None
-    severity: str
-    fixed_version: str | None
-    channels: list[str]
-    revoked: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    return int(total), [PackageHit.model_validate(dict(row._mapping)) for row in rows]
 
 
 def artifacts_affected_by(session: Session, vuln: str, *, limit: int = 1000) -> list[VulnHit]:
@@ -228,39 +208,36 @@ def artifacts_affected_by(session: Session, vuln: str, *, limit: int = 1000) -> 
     ids = [row[0] for row in rows]
     channels, revoked = channels_of(session, ids), revoked_ids(session, ids)
     return [
-        VulnHit(
-            digest,
-            name,
-            f.vuln_id,
-            f.package_purl,
-            f.installed_version,
-            f.severity,
-            f.fixed_version,
-            channels.get(aid, []),
-            aid in revoked,
+        VulnHit.from_row(
+            f,
+            digest=digest,
+            artifact=name,
+            package=f.package_purl,
+            channels=channels.get(aid, []),
+            revoked=aid in revoked,
         )
         for aid, digest, name, f in rows
     ]
-
-
-@dataclass(frozen=True)
-class LineageNode:
-    """An artifact in a lineage walk; ``distance`` < 0 for ancestors, > 0 for descendants."""
-
-    digest: str
-    name: str | None
-    distance: int
-    channels: list[str]
-    revoked: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def lineage(
     session: Session, ref: str, *, up: bool = True, down: bool = True, depth: int = MAX_DEPTH
 ) -> list[LineageNode]:
     """The artifact, its ancestors (bases) and descendants, with their channels."""
+    return _lineage(session, ref, up=up, down=down, depth=depth)[1]
+
+
+def lineage_graph(
+    session: Session, ref: str, *, up: bool = True, down: bool = True, depth: int = MAX_DEPTH
+) -> LineageView:
+    """:func:`lineage`, and the edges among its nodes."""
+    ids, nodes = _lineage(session, ref, up=up, down=down, depth=depth)
+    return LineageView(nodes=nodes, edges=edges_among(session, ids))
+
+
+def _lineage(
+    session: Session, ref: str, *, up: bool, down: bool, depth: int
+) -> tuple[list[int], list[LineageNode]]:
     if not 1 <= depth <= MAX_DEPTH:
         raise UserError(f"depth must be 1..{MAX_DEPTH}")
     start = resolve(session, ref)
@@ -273,33 +250,16 @@ def lineage(
     artifacts = {int(i): (dg, nm) for i, dg, nm in session.execute(_ARTIFACTS, {"ids": ids})}
     channels, revoked = channels_of(session, ids), revoked_ids(session, ids)
     nodes = [
-        LineageNode(artifacts[n][0], artifacts[n][1], d, channels.get(n, []), n in revoked)
+        LineageNode(
+            digest=artifacts[n][0],
+            name=artifacts[n][1],
+            distance=d,
+            channels=channels.get(n, []),
+            revoked=n in revoked,
+        )
         for n, d in found
     ]
-    return sorted(nodes, key=lambda node: node.distance)
-
-
-@dataclass(frozen=True)
-class BuildRow:
-    """A recorded bake."""
-
-    id: int
-    digest: str | None
-    recipe: str
-    version: str
-    status: str
-    git_repo: str | None
-    git_commit: str | None
-    builder_id: str
-    host: str
-    started_at: str | None
-    finished_at: str | None
-    source_date_epoch: int | None
-    recipe_digest: str | None
-    lock_digest: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    return ids, sorted(nodes, key=lambda node: node.distance)
 
 
 def builds(
@@ -316,21 +276,13 @@ def builds(
         .offset(offset)
     )
     return [
-        BuildRow(
-            b.id,
-            digest,
-            b.recipe_name,
-            b.recipe_version,
-            b.status,
-            b.git_repo,
-            b.git_commit,
-            b.builder_id,
-            b.host,
-            _iso(b.started_at),
-            _iso(b.finished_at),
-            b.source_date_epoch,
-            b.recipe_digest,
-            b.lock_digest,
+        BuildRow.from_row(
+            b,
+            digest=digest,
+            recipe=b.recipe_name,
+            version=b.recipe_version,
+            started_at=_iso(b.started_at),
+            finished_at=_iso(b.finished_at),
         )
         for b, digest in rows
     ]
@@ -338,6 +290,23 @@ def builds(
 
 def count_builds(session: Session, where: ColumnElement[bool]) -> int:
     return session.execute(select(func.count()).select_from(m.Build).where(where)).scalar_one()
+
+
+def recent_builds(session: Session, *, limit: int, offset: int) -> Page[BuildRow]:
+    """Every recorded bake, newest first: one page, and how many there are."""
+    where = m.Build.id.is_not(None)
+    items = builds(session, where, limit=limit, offset=offset)
+    return Page(items=items, limit=limit, offset=offset, total=count_builds(session, where))
+
+
+def provenance_of(session: Session, artifact: m.Artifact) -> ProvenanceView:
+    """How the artifact was made: its builds, provenance attestations and bases."""
+    signed = signatures_of(session, artifact.id)
+    return ProvenanceView(
+        builds=builds(session, m.Build.artifact_id == artifact.id, limit=100),
+        attestations=[v for v in signed if v.kind == "attestation"],
+        parents=parents_of(session, artifact),
+    )
 
 
 def builds_of(session: Session, recipe: str, *, limit: int = 1000) -> list[BuildRow]:
@@ -355,31 +324,6 @@ def built_from_commit(session: Session, commit: str, *, limit: int = 1000) -> li
         m.Build.git_commit == commit if len(commit) >= 40 else m.Build.git_commit.startswith(commit)
     )
     return builds(session, where, limit=limit)
-
-
-@dataclass(frozen=True)
-class EvidenceReport:
-    """Images lacking evidence, and channels pointing at artifacts they should not.
-
-    ``counts`` has the full number in each category; each list holds its first ``limit``
-    digests (oldest first), so the report stays small at any scale.
-    """
-
-    images: int
-    counts: dict[str, int]
-    unsigned: list[str]
-    no_sbom: list[str]
-    no_provenance: list[str]
-    unscanned: list[str]
-    revoked_in_channel: list[str]
-    failing_in_channel: list[str]
-
-    @property
-    def complete(self) -> bool:
-        return not any(self.counts.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "complete": self.complete}
 
 
 def evidence_report(session: Session, *, limit: int = 100) -> EvidenceReport:

@@ -6,51 +6,24 @@ makes every channel that points at a revoked artifact fall back to its last good
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bakery.errors import UserError
 from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover
+from bakery.registry.channels import fall_back
+from bakery.registry.current import revoked_ids
 from bakery.registry.db import Registry, now
 from bakery.registry.lineage import walk
 from bakery.registry.refs import check_digest, check_text, resolve
+from bakery.registry.views import Page, RevocationView, Revoked
 
 MAX_REASON = 4000
-
-
-@dataclass(frozen=True)
-class Revoked:
-    """What a revocation did."""
-
-    digest: str
-    revoked: tuple[str, ...]  # the artifact and, with cascade, its descendants
-    fallbacks: int  # channel assignments made because a channel pointed at one of them
-    audit_entry: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "digest": self.digest,
-            "revoked": list(self.revoked),
-            "channel_fallbacks": self.fallbacks,
-            "audit_entry": self.audit_entry,
-        }
-
-
-def revoked_ids(session: Session, artifact_ids: Iterable[int]) -> set[int]:
-    ids = list(artifact_ids)
-    if not ids:
-        return set()
-    rows = session.scalars(
-        select(m.Revocation.artifact_id).where(m.Revocation.artifact_id.in_(ids))
-    )
-    return set(rows)
 
 
 def is_revoked(registry: Registry, digest: str) -> bool:
@@ -91,8 +64,6 @@ def revoked_error(what: str, digest: str, reason: str, actor: str, at: datetime)
 
 def revoke(registry: Registry, ref: str, *, reason: str, actor: str, cascade: bool) -> Revoked:
     """Revoke REF (with ``cascade``, every descendant too); channels fall back."""
-    from bakery.registry.channels import fall_back
-
     check_text(reason, "reason", limit=MAX_REASON)
     check_text(actor, "actor", limit=255)
     with registry.write() as session:
@@ -127,4 +98,36 @@ def revoke(registry: Registry, ref: str, *, reason: str, actor: str, cascade: bo
         subject = {"digest": artifact.digest, "cascade": cascade, "count": len(targets)}
         seq = append(session, kind="revocation", actor=actor, at=at, subject=subject, rows=covered)
         fallbacks = sum(1 for c in covered if c.table == "channel_assignments")
-        return Revoked(artifact.digest, tuple(digests), fallbacks, seq)
+        return Revoked(
+            digest=artifact.digest, revoked=digests, channel_fallbacks=fallbacks, audit_entry=seq
+        )
+
+
+def revocations_of(session: Session, artifact_id: int) -> list[RevocationView]:
+    """The artifact's revocations, oldest first."""
+    rows = session.scalars(
+        select(m.Revocation)
+        .where(m.Revocation.artifact_id == artifact_id)
+        .order_by(m.Revocation.id)
+    ).all()
+    return _views(session, rows)
+
+
+def list_revocations(session: Session, *, limit: int, offset: int) -> Page[RevocationView]:
+    """Revocations, newest first."""
+    total = session.execute(select(func.count()).select_from(m.Revocation)).scalar_one()
+    rows = session.scalars(
+        select(m.Revocation).order_by(m.Revocation.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return Page(items=_views(session, rows), limit=limit, offset=offset, total=total)
+
+
+def _views(session: Session, rows: Sequence[m.Revocation]) -> list[RevocationView]:
+    views = []
+    for row in rows:
+        artifact = session.get_one(m.Artifact, row.artifact_id)
+        direct = row.cause_id is None
+        views.append(
+            RevocationView.from_row(row, digest=artifact.digest, name=artifact.name, direct=direct)
+        )
+    return views

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bakery.errors import UserError
 from bakery.registry import models as m
@@ -12,6 +13,7 @@ from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import cover
 from bakery.registry.db import Registry, now
 from bakery.registry.refs import check_text, resolve
+from bakery.registry.views import SignatureView
 
 SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 
@@ -69,3 +71,11 @@ def recorded_signatures(
             )
         )
         return {(kind, predicate_type) for kind, predicate_type in rows}
+
+
+def signatures_of(session: Session, artifact_id: int) -> list[SignatureView]:
+    """The signatures and attestations recorded for the artifact, oldest first."""
+    rows = session.scalars(
+        select(m.Signature).where(m.Signature.artifact_id == artifact_id).order_by(m.Signature.id)
+    ).all()
+    return [SignatureView.from_row(r) for r in rows]

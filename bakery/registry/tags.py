@@ -8,9 +8,7 @@ where it points now. A tag whose ``repository:tag`` matches a rule's glob (e.g.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +19,7 @@ from bakery.registry import models as m
 from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import cover
 from bakery.registry.db import Registry, now
+from bakery.registry.views import TagChange
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -114,28 +113,6 @@ def add_rule(session: Session, pattern: str, *, actor: str, at: datetime) -> m.T
     return rule
 
 
-@dataclass(frozen=True)
-class TagChange:
-    """One event in a tag's history."""
-
-    repository: str
-    tag: str
-    digest: str | None  # None: deleted
-    action: str
-    actor: str
-    at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "repository": self.repository,
-            "tag": self.tag,
-            "digest": self.digest,
-            "action": self.action,
-            "actor": self.actor,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-        }
-
-
 def tag_history(session: Session, ref: str) -> list[TagChange]:
     """Every event of tag ``repository:tag``, or of every tag of ``repository``; newest first."""
     validate_ref_name(ref)
@@ -152,7 +129,7 @@ def tag_history(session: Session, ref: str) -> list[TagChange]:
     if sep:
         query = query.where(m.TagEvent.tag == tag)
     return [
-        TagChange(repo, event.tag, digest, event.action, event.actor, event.at)
+        TagChange.from_row(event, repository=repo, digest=digest)
         for event, repo, digest in session.execute(query)
     ]
 

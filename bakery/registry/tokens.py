@@ -11,9 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -23,6 +21,7 @@ from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import cover
 from bakery.registry.db import Registry, now
 from bakery.registry.refs import check_text
+from bakery.registry.views import TokenInfo
 
 PREFIX = "bkr"
 #: scrypt cost: 16 MiB, ~40 ms a check on this class of machine
@@ -31,37 +30,12 @@ _TOKEN = re.compile(rf"{PREFIX}_([0-9a-f]{{16}})_([A-Za-z0-9_-]{{43}})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._@/-]{0,99}")
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token as listed: never its secret."""
-
-    token_id: str
-    name: str
-    role: str
-    actor: str
-    created_at: datetime
-    expires_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        def iso(t: datetime | None) -> str | None:
-            return t.isoformat().replace("+00:00", "Z") if t else None
-
-        return {
-            "id": self.token_id,
-            "name": self.name,
-            "role": self.role,
-            "created_by": self.actor,
-            "created_at": iso(self.created_at),
-            "expires_at": iso(self.expires_at),
-        }
-
-
 def _hash(secret: str, salt: bytes) -> bytes:
     return hashlib.scrypt(secret.encode(), salt=salt, **SCRYPT)
 
 
 def _info(row: m.Token) -> TokenInfo:
-    return TokenInfo(row.token_id, row.name, row.role, row.actor, row.created_at, row.expires_at)
+    return TokenInfo.from_row(row, id=row.token_id, created_by=row.actor)
 
 
 def create_token(

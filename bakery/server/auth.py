@@ -29,7 +29,8 @@ from sqlalchemy import select
 
 from bakery.registry import models as m
 from bakery.registry.db import Registry
-from bakery.registry.tokens import TokenInfo, authenticate
+from bakery.registry.tokens import authenticate
+from bakery.registry.views import TokenInfo
 from bakery.server.errors import ApiError
 
 RANK = {"reader": 0, "builder": 1, "admin": 2}
@@ -92,7 +93,7 @@ def _expired(info: TokenInfo) -> bool:
 
 
 def _principal(info: TokenInfo) -> Principal:
-    return Principal(token_id=info.token_id, name=info.name, role=info.role)
+    return Principal(token_id=info.id, name=info.name, role=info.role)
 
 
 def bearer(request: Request) -> Principal:
@@ -143,9 +144,7 @@ def session_cookie(key: bytes, info: TokenInfo, seconds: int) -> tuple[str, int]
     expires = int(time.time()) + seconds
     if info.expires_at is not None:
         expires = min(expires, int(info.expires_at.timestamp()))
-    return f"{info.token_id}.{expires}.{_mac(key, info.token_id, expires)}", expires - int(
-        time.time()
-    )
+    return f"{info.id}.{expires}.{_mac(key, info.id, expires)}", expires - int(time.time())
 
 
 def session_principal(request: Request) -> Principal | None:

@@ -1,13 +1,86 @@
-"""The service's typed request and response models (strict, frozen, no extra fields)."""
+"""The service's typed request and response models (strict, frozen, no extra fields).
+
+What the service answers about the registry is the registry's own types
+(:mod:`bakery.registry.views`), re-exported here; this module adds only what is the service's
+alone: request bodies, an artifact's detail with its layers and config from the store, health.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-T = TypeVar("T")
+from bakery.registry.views import (
+    ArtifactSummary,
+    Assignment,
+    AuditEntryView,
+    BuildRow,
+    ChannelView,
+    EdgeView,
+    EvidenceReport,
+    FindingsView,
+    FindingView,
+    LineageNode,
+    LineageView,
+    PackageHit,
+    PackageView,
+    Page,
+    ProofView,
+    ProvenanceView,
+    RevocationView,
+    Revoked,
+    ScanView,
+    SignatureView,
+    TokenInfo,
+    VerifyView,
+    VulnHit,
+)
+
+__all__ = [
+    "ArtifactDetail",
+    "ArtifactSummary",
+    "Assignment",
+    "AuditEntryRef",
+    "AuditEntryView",
+    "BuildIn",
+    "BuildRow",
+    "ChannelView",
+    "EdgeView",
+    "EvidenceReport",
+    "FindingIn",
+    "FindingView",
+    "FindingsView",
+    "Health",
+    "ImageConfigView",
+    "Layer",
+    "LineageNode",
+    "LineageView",
+    "PackageHit",
+    "PackageIn",
+    "PackageView",
+    "Page",
+    "ParentIn",
+    "PromoteRequest",
+    "ProofView",
+    "ProvenanceView",
+    "RecordRequest",
+    "RecordedView",
+    "RevocationView",
+    "RevokeRequest",
+    "Revoked",
+    "RollbackRequest",
+    "SbomIn",
+    "ScanIn",
+    "ScanView",
+    "SignatureIn",
+    "SignatureView",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenInfo",
+    "VerifyView",
+    "VulnHit",
+]
 
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 Digest = Annotated[str, StringConstraints(pattern=DIGEST_PATTERN)]
@@ -32,34 +105,12 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Page(Model, Generic[T]):
-    """One page of a list; ``total`` is the size of the whole list when it is known."""
-
-    items: list[T]
-    limit: int
-    offset: int
-    total: int | None = None
-
-
 class Health(Model):
     status: Literal["ok"]
     database: str
 
 
 # -- artifacts ------------------------------------------------------------------------------
-
-
-class ArtifactSummary(Model):
-    digest: str
-    name: str | None
-    kind: str
-    media_type: str
-    size: int
-    created_at: datetime | None
-    recorded_at: datetime
-    tags: list[str]
-    channels: list[str]
-    revoked: bool
 
 
 class Layer(Model):
@@ -83,26 +134,6 @@ class ImageConfigView(Model):
     labels: dict[str, str]
 
 
-class ScanView(Model):
-    passed: bool
-    scanner_version: str
-    vulnerability_db: str | None
-    packages: int
-    findings: int
-    violations: int
-    scanned_at: datetime
-
-
-class RevocationView(Model):
-    digest: str
-    name: str | None
-    reason: str
-    actor: str
-    at: datetime
-    cascade: bool
-    direct: bool
-
-
 class ArtifactDetail(Model):
     artifact: ArtifactSummary
     subject: str | None
@@ -116,134 +147,7 @@ class ArtifactDetail(Model):
     store_note: str | None
 
 
-class PackageView(Model):
-    purl: str
-    type: str
-    name: str
-    version: str
-    source_name: str | None
-    source_version: str | None
-
-
-class FindingView(Model):
-    vuln_id: str
-    severity: str
-    package_purl: str | None
-    installed_version: str | None
-    fixed_version: str | None
-    aliases: list[str]
-
-
-class FindingsView(Model):
-    by_severity: dict[str, int]
-    findings: list[FindingView]
-
-
-class SignatureView(Model):
-    kind: str
-    key_id: str
-    predicate_type: str | None
-    signature_digest: str | None
-    verified_at: datetime | None
-    recorded_at: datetime
-
-
-class BuildView(Model):
-    id: int
-    digest: str | None
-    recipe: str
-    version: str
-    status: str
-    git_repo: str | None
-    git_commit: str | None
-    builder_id: str
-    host: str
-    started_at: str | None
-    finished_at: str | None
-    source_date_epoch: int | None
-    recipe_digest: str | None
-    lock_digest: str | None
-
-
-class EdgeView(Model):
-    parent: str
-    child: str
-    relation: str
-
-
-class ProvenanceView(Model):
-    builds: list[BuildView]
-    attestations: list[SignatureView]
-    parents: list[EdgeView]
-
-
-class LineageNodeView(Model):
-    digest: str
-    name: str | None
-    distance: int
-    channels: list[str]
-    revoked: bool
-
-
-class LineageView(Model):
-    nodes: list[LineageNodeView]
-    edges: list[EdgeView]
-
-
-# -- queries --------------------------------------------------------------------------------
-
-
-class PackageHitView(Model):
-    digest: str
-    artifact: str | None
-    package: str
-    version: str
-    purl: str
-
-
-class VulnHitView(Model):
-    digest: str
-    artifact: str | None
-    vuln_id: str
-    package: str | None
-    installed_version: str | None
-    severity: str
-    fixed_version: str | None
-    channels: list[str]
-    revoked: bool
-
-
-class EvidenceView(Model):
-    images: int
-    counts: dict[str, int]
-    unsigned: list[str]
-    no_sbom: list[str]
-    no_provenance: list[str]
-    unscanned: list[str]
-    revoked_in_channel: list[str]
-    failing_in_channel: list[str]
-    complete: bool
-
-
 # -- channels and revocations ---------------------------------------------------------------
-
-
-class AssignmentView(Model):
-    id: int
-    repository: str
-    channel: str
-    digest: str | None
-    previous: str | None
-    action: str
-    actor: str
-    reason: str
-    at: datetime
-
-
-class ChannelView(Model):
-    repository: str
-    channel: str
-    current: AssignmentView | None
 
 
 class PromoteRequest(Model):
@@ -263,13 +167,6 @@ class RevokeRequest(Model):
     cascade: bool = False
 
 
-class RevokedView(Model):
-    digest: str
-    revoked: list[str]
-    channel_fallbacks: int
-    audit_entry: int
-
-
 # -- tokens ---------------------------------------------------------------------------------
 
 
@@ -279,49 +176,8 @@ class TokenCreate(Model):
     expires_at: AwareDatetime | None = None
 
 
-class TokenView(Model):
-    id: str
-    name: str
-    role: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime | None
-
-
-class TokenCreated(TokenView):
+class TokenCreated(TokenInfo):
     token: str = Field(description="The raw token: shown once, never stored.")
-
-
-# -- audit ----------------------------------------------------------------------------------
-
-
-class AuditEntryView(Model):
-    seq: int
-    kind: str
-    actor: str
-    at: datetime
-    data: str
-
-
-class ProofView(Model):
-    entry: int
-    tree_size: int
-    leaf_hash: str
-    proof: list[str]
-    root_hash: str
-    checkpoint: str
-    data: str
-    verifies: bool
-
-
-class VerifyView(Model):
-    ok: bool
-    size: int
-    root_hash: str
-    checkpoints: int
-    rows_checked: int
-    consistent_with_size: int | None
-    problems: list[str]
 
 
 # -- recording (builders) -------------------------------------------------------------------

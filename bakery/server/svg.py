@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from bakery.server.schemas import EdgeView, LineageNodeView
+from bakery.registry.views import EdgeView, LineageNode
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 230, 64, 24, 56, 16
 MAX_PER_ROW = 12
@@ -22,14 +22,14 @@ def _label(text: str, limit: int = 30) -> str:
 
 
 def lineage_svg(
-    nodes: list[LineageNodeView],
+    nodes: list[LineageNode],
     edges: list[EdgeView],
     *,
     focus: str,
     href: Callable[[str], str],
 ) -> str:
     """An ``<svg>`` element of the lineage around ``focus``; nodes link to ``href(digest)``."""
-    rows: dict[int, list[LineageNodeView]] = {}
+    rows: dict[int, list[LineageNode]] = {}
     for node in nodes:
         rows.setdefault(node.distance, []).append(node)
     distances = sorted(rows)
@@ -77,7 +77,7 @@ def lineage_svg(
     )
 
 
-def _node(node: LineageNodeView, x: int, y: int, focus: bool, link: str) -> str:
+def _node(node: LineageNode, x: int, y: int, focus: bool, link: str) -> str:
     classes = "node" + (" focus" if focus else "") + (" revoked" if node.revoked else "")
     name = _label(node.name or "(unnamed)")
     channels = _label(", ".join(node.channels), 34) if node.channels else ""

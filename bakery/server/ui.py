@@ -19,12 +19,14 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from bakery.errors import BakeryError, UserError
+from bakery.registry import artifacts as a
 from bakery.registry import channels as ch
 from bakery.registry import queries as q
-from bakery.registry.audit.log import log_size
+from bakery.registry.audit.log import list_entries, log_size
 from bakery.registry.db import Registry
 from bakery.registry.refs import check_digest, resolve
-from bakery.server import reads
+from bakery.registry.revocation import list_revocations, revocations_of
+from bakery.registry.signatures import signatures_of
 from bakery.server.api.audit import verify_state
 from bakery.server.auth import SESSION_COOKIE, Principal, session_cookie, session_principal
 from bakery.server.errors import status_of
@@ -143,10 +145,10 @@ def logout() -> Response:
 def dashboard(request: Request) -> HTMLResponse:
     def build(session: Session) -> dict[str, Any]:
         return {
-            "builds": reads.recent_builds(session, limit=15, offset=0),
-            "channels": reads.list_channels(session),
-            "revocations": reads.list_revocations(session, limit=10, offset=0),
-            "artifacts": reads.list_artifacts(session, kind="image", name=None, limit=1, offset=0),
+            "builds": q.recent_builds(session, limit=15, offset=0),
+            "channels": ch.list_channels(session),
+            "revocations": list_revocations(session, limit=10, offset=0),
+            "artifacts": a.list_artifacts(session, kind="image", name=None, limit=1, offset=0),
             "evidence": q.evidence_report(session, limit=1),  # the counts are shown
             "audit_size": log_size(session),
         }
@@ -158,7 +160,7 @@ def dashboard(request: Request) -> HTMLResponse:
 def artifacts(request: Request, page: int = 0, kind: str = "image") -> HTMLResponse:
     def build(session: Session) -> dict[str, Any]:
         wanted = kind if kind in ("image", "disk", "sbom", "attestation", "signature") else None
-        listing = reads.list_artifacts(
+        listing = a.list_artifacts(
             session, kind=wanted, name=None, limit=PAGE, offset=max(page, 0) * PAGE
         )
         return {"listing": listing, "page": max(page, 0), "kind": wanted}
@@ -170,23 +172,23 @@ def artifacts(request: Request, page: int = 0, kind: str = "image") -> HTMLRespo
 def artifact(request: Request, digest: str, page: int = 0) -> HTMLResponse:
     def build(session: Session) -> dict[str, Any]:
         row = resolve(session, check_digest(digest))
-        graph = reads.lineage_view(session, row.digest, up=True, down=True, depth=20)
+        graph = q.lineage_graph(session, row.digest, up=True, down=True, depth=20)
         svg = lineage_svg(
             graph.nodes, graph.edges, focus=row.digest, href=lambda d: f"/artifacts/{d}"
         )
         layers, config, note = image_contents(request.app.state.config.store_root, row.digest)
         offset = max(page, 0) * PAGE
         return {
-            "artifact": reads.summaries(session, [row])[0],
-            "scan": reads.scan_of(session, row.id),
-            "revocations": reads.revocations_of(session, row.id),
-            "sboms": reads.sboms_of(session, row.id),
-            "subject": reads.subject_of(session, row),
-            "packages": reads.packages_of(session, row.id, limit=PAGE, offset=offset),
+            "artifact": a.summaries(session, [row])[0],
+            "scan": a.scan_of(session, row.id),
+            "revocations": revocations_of(session, row.id),
+            "sboms": a.sboms_of(session, row.id),
+            "subject": a.subject_of(session, row),
+            "packages": a.packages_of(session, row.id, limit=PAGE, offset=offset),
             "page": max(page, 0),
-            "findings": reads.findings_of(session, row.id),
-            "signatures": reads.signatures_of(session, row.id),
-            "provenance": reads.provenance_of(session, row),
+            "findings": a.findings_of(session, row.id),
+            "signatures": signatures_of(session, row.id),
+            "provenance": q.provenance_of(session, row),
             "svg": Markup(svg),  # noqa: S704 - built by svg.py, every label escaped there
             "layers": layers,
             "config": config,
@@ -229,7 +231,7 @@ def vulnerabilities(request: Request, id: str = "") -> HTMLResponse:
 
 @router.get("/channels")
 def channels(request: Request) -> HTMLResponse:
-    return _page(request, "channels.html", lambda s: {"channels": reads.list_channels(s)})
+    return _page(request, "channels.html", lambda s: {"channels": ch.list_channels(s)})
 
 
 @router.get("/channels/{channel}")
@@ -257,7 +259,7 @@ def audit(request: Request, page: int = 0) -> HTMLResponse:
     try:
         report = verify_state(request)
         with _registry(request).read() as session:
-            entries = reads.audit_entries(session, limit=PAGE, offset=max(page, 0) * PAGE)
+            entries = list_entries(session, limit=PAGE, offset=max(page, 0) * PAGE)
     except BakeryError as exc:
         status, _ = status_of(exc)
         return _render(request, "error.html", status, who=who, message=exc.one_line())

@@ -400,7 +400,7 @@ def test_revocation_cascades_and_channels_fall_back(db: tuple[Registry, Path, st
         registry, "golden/debian-base:12", reason="CVE-2024-0727", actor="sec", cascade=True
     )
     assert set(done.revoked) == {digest(1), digest(2), digest(3)}
-    assert done.fallbacks == 2  # golden/nginx@prod and apps/web@prod
+    assert done.channel_fallbacks == 2  # golden/nginx@prod and apps/web@prod
     for i in (1, 2, 3):
         assert revocation.is_revoked(registry, digest(i))
     assert not revocation.is_revoked(registry, digest(4))

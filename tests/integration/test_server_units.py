@@ -16,10 +16,10 @@ from bakery.recipe.loader import load_recipe
 from bakery.recipe.model import Output
 from bakery.registry.db import open_registry
 from bakery.registry.tokens import create_token
+from bakery.registry.views import EdgeView, LineageNode
 from bakery.server.app import create_app
 from bakery.server.config import ServerConfig
 from bakery.server.errors import status_of
-from bakery.server.schemas import EdgeView, LineageNodeView
 from bakery.server.svg import MAX_PER_ROW, lineage_svg
 from bakery.server.ui import _safe_next
 from tests.conftest import RECIPES, REPO
@@ -27,8 +27,8 @@ from tests.conftest import RECIPES, REPO
 D = [f"sha256:{i:064x}" for i in range(40)]
 
 
-def node(i: int, distance: int, name: str | None = None, **kw: object) -> LineageNodeView:
-    return LineageNodeView.model_validate(
+def node(i: int, distance: int, name: str | None = None, **kw: object) -> LineageNode:
+    return LineageNode.model_validate(
         {"digest": D[i], "name": name, "distance": distance, "channels": [], "revoked": False, **kw}
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from bakery.errors import UserError
@@ -25,6 +25,7 @@ from bakery.registry import models as m
 from bakery.registry.audit import merkle
 from bakery.registry.audit.note import Checkpoint, Signer, sign_checkpoint
 from bakery.registry.audit.rows import Covered, canonical
+from bakery.registry.views import AuditEntryView, Page, ProofView
 
 LEVEL_SHIFT = 48
 _PENDING = "bakery_audit_pending"
@@ -262,16 +263,17 @@ class InclusionProof:
     def verifies(self) -> bool:
         return merkle.verify_inclusion(self.seq, self.size, self.leaf_hash, self.proof, self.root)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "entry": self.seq,
-            "tree_size": self.size,
-            "leaf_hash": self.leaf_hash.hex(),
-            "proof": [h.hex() for h in self.proof],
-            "root_hash": self.root.hex(),
-            "checkpoint": self.checkpoint,
-            "data": self.entry.decode(),
-        }
+    def view(self) -> ProofView:
+        return ProofView(
+            entry=self.seq,
+            tree_size=self.size,
+            leaf_hash=self.leaf_hash.hex(),
+            proof=[h.hex() for h in self.proof],
+            root_hash=self.root.hex(),
+            checkpoint=self.checkpoint,
+            data=self.entry.decode(),
+            verifies=self.verifies(),
+        )
 
 
 def inclusion_proof(session: Session, seq: int) -> InclusionProof:
@@ -305,3 +307,15 @@ def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
     ranges = merkle.consistency_ranges(old, new)
     nodes = fetch_nodes(session, merkle.nodes_for(ranges))
     return merkle.hashes_for(ranges, _lookup(nodes))
+
+
+def list_entries(session: Session, *, limit: int, offset: int) -> Page[AuditEntryView]:
+    """Audit entries, newest first; ``data`` is the leaf bytes as text."""
+    total = session.execute(select(func.count()).select_from(m.AuditEntry)).scalar_one()
+    rows = session.scalars(
+        select(m.AuditEntry).order_by(m.AuditEntry.seq.desc()).limit(limit).offset(offset)
+    ).all()
+    items = [
+        AuditEntryView.from_row(r, data=bytes(r.data).decode("utf-8", "replace")) for r in rows
+    ]
+    return Page(items=items, limit=limit, offset=offset, total=total)

@@ -27,6 +27,7 @@ from bakery.registry.audit import merkle
 from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, frontier_of, log_size
 from bakery.registry.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from bakery.registry.audit.rows import Covered, current_digests
+from bakery.registry.views import VerifyView
 
 #: the store file that keeps the last checkpoint `audit verify` accepted (its trust anchor)
 VERIFIED_CHECKPOINT = "audit.verified-checkpoint"
@@ -49,16 +50,16 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "size": self.size,
-            "root_hash": self.root.hex(),
-            "checkpoints": self.checkpoints,
-            "rows_checked": self.rows_checked,
-            "consistent_with_size": self.consistent_with,
-            "problems": self.problems,
-        }
+    def view(self) -> VerifyView:
+        return VerifyView(
+            ok=self.ok,
+            size=self.size,
+            root_hash=self.root.hex(),
+            checkpoints=self.checkpoints,
+            rows_checked=self.rows_checked,
+            consistent_with_size=self.consistent_with,
+            problems=self.problems,
+        )
 
 
 def verify_log(

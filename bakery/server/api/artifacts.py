@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
+from bakery.registry import artifacts as a
 from bakery.registry.models import ARTIFACT_KINDS
+from bakery.registry.queries import lineage_graph, provenance_of
 from bakery.registry.refs import MAX_REF, resolve
-from bakery.registry.signatures import record_signature
-from bakery.server import reads
+from bakery.registry.revocation import revocations_of
+from bakery.registry.signatures import record_signature, signatures_of
 from bakery.server import schemas as s
 from bakery.server.deps import ERRORS, Builder, Limit, Offset, Reader, registry, store_root
 from bakery.server.store_view import image_contents
@@ -32,7 +34,7 @@ def list_artifacts(
 ) -> s.Page[s.ArtifactSummary]:
     """Artifacts, newest first, optionally of one kind or name."""
     with registry(request).read() as session:
-        return reads.list_artifacts(session, kind=kind, name=name, limit=limit, offset=offset)
+        return a.list_artifacts(session, kind=kind, name=name, limit=limit, offset=offset)
 
 
 @router.get("/refs/{ref:path}")
@@ -41,7 +43,7 @@ def resolve_ref(
 ) -> s.ArtifactSummary:
     """The artifact a tag (``golden/nginx:1.22``), ``name@sha256:…`` or digest names."""
     with registry(request).read() as session:
-        return reads.summaries(session, [resolve(session, ref)])[0]
+        return a.summaries(session, [resolve(session, ref)])[0]
 
 
 @router.get("/artifacts/{digest}")
@@ -50,15 +52,15 @@ def artifact(request: Request, _: Reader, digest: DigestPath) -> s.ArtifactDetai
     config when the service's store holds the image."""
     with registry(request).read() as session:
         row = resolve(session, digest)
-        summary = reads.summaries(session, [row])[0]
+        summary = a.summaries(session, [row])[0]
         detail = {
             "artifact": summary,
-            "subject": reads.subject_of(session, row),
-            "sboms": reads.sboms_of(session, row.id),
-            "package_count": reads.package_count(session, row.id),
-            "findings_by_severity": reads.severity_counts(session, row.id),
-            "scan": reads.scan_of(session, row.id),
-            "revocations": reads.revocations_of(session, row.id),
+            "subject": a.subject_of(session, row),
+            "sboms": a.sboms_of(session, row.id),
+            "package_count": a.package_count(session, row.id),
+            "findings_by_severity": a.severity_counts(session, row.id),
+            "scan": a.scan_of(session, row.id),
+            "revocations": revocations_of(session, row.id),
         }
     layers, config, note = image_contents(store_root(request), digest)
     return s.ArtifactDetail(**detail, layers=layers, config=config, store_note=note)
@@ -71,21 +73,21 @@ def packages(
     """The artifact's SBOM packages."""
     with registry(request).read() as session:
         row = resolve(session, digest)
-        return reads.packages_of(session, row.id, limit=limit, offset=offset)
+        return a.packages_of(session, row.id, limit=limit, offset=offset)
 
 
 @router.get("/artifacts/{digest}/findings")
 def findings(request: Request, _: Reader, digest: DigestPath) -> s.FindingsView:
     """Vulnerability findings, most severe first, with counts by severity."""
     with registry(request).read() as session:
-        return reads.findings_of(session, resolve(session, digest).id)
+        return a.findings_of(session, resolve(session, digest).id)
 
 
 @router.get("/artifacts/{digest}/signatures")
 def signatures(request: Request, _: Reader, digest: DigestPath) -> list[s.SignatureView]:
     """Signatures and attestations recorded for the artifact."""
     with registry(request).read() as session:
-        return reads.signatures_of(session, resolve(session, digest).id)
+        return signatures_of(session, resolve(session, digest).id)
 
 
 @router.post("/artifacts/{digest}/signatures", status_code=201)
@@ -110,7 +112,7 @@ def add_signature(
 def provenance(request: Request, _: Reader, digest: DigestPath) -> s.ProvenanceView:
     """How the artifact was made: its builds, provenance attestations and bases."""
     with registry(request).read() as session:
-        return reads.provenance_of(session, resolve(session, digest))
+        return provenance_of(session, resolve(session, digest))
 
 
 @router.get("/artifacts/{digest}/lineage")
@@ -124,4 +126,4 @@ def lineage(
 ) -> s.LineageView:
     """Ancestors (distance < 0) and descendants (> 0), with channels, and the edges."""
     with registry(request).read() as session:
-        return reads.lineage_view(session, digest, up=up, down=down, depth=depth)
+        return lineage_graph(session, digest, up=up, down=down, depth=depth)

@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from bakery.registry.audit.log import inclusion_proof
+from bakery.registry.audit.log import inclusion_proof, list_entries
 from bakery.registry.audit.verify import VERIFIED_CHECKPOINT, verify_log
-from bakery.server import reads
 from bakery.server import schemas as s
 from bakery.server.deps import ERRORS, Limit, Offset, Reader, registry, store_root
 
@@ -24,15 +23,14 @@ def entries(
 ) -> s.Page[s.AuditEntryView]:
     """Audit entries, newest first; ``data`` is the exact leaf bytes (canonical JSON)."""
     with registry(request).read() as session:
-        return reads.audit_entries(session, limit=limit, offset=offset)
+        return list_entries(session, limit=limit, offset=offset)
 
 
 @router.get("/audit/entries/{seq}/proof")
 def proof(request: Request, _: Reader, seq: Annotated[int, Path(ge=0, le=2**62)]) -> s.ProofView:
     """The RFC 6962 inclusion proof of entry ``seq`` in the latest signed checkpoint."""
     with registry(request).read() as session:
-        found = inclusion_proof(session, seq)
-    return s.ProofView.model_validate({**found.to_json(), "verifies": found.verifies()})
+        return inclusion_proof(session, seq).view()
 
 
 def verify_state(request: Request) -> s.VerifyView:
@@ -41,7 +39,7 @@ def verify_state(request: Request) -> s.VerifyView:
     with _verify_lock, reg.read() as session:
         trusted = store_root(request).absolute() / VERIFIED_CHECKPOINT
         report = verify_log(session, reg.signer.verifier, trusted=trusted)
-    return s.VerifyView.model_validate(report.to_json())
+    return report.view()
 
 
 @router.get("/audit/verify")

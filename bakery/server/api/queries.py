@@ -17,7 +17,6 @@ from bakery.registry.record import (
     ScanFact,
     record_artifact,
 )
-from bakery.server import reads
 from bakery.server import schemas as s
 from bakery.server.deps import ERRORS, Builder, Limit, Offset, Reader, registry
 
@@ -37,7 +36,7 @@ def search_packages(
     source: bool = False,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> s.Page[s.PackageHitView]:
+) -> s.Page[s.PackageHit]:
     """Artifacts containing a package (by name or purl) within a version range, compared in
     the ecosystem's own order (dpkg, PEP 440, SemVer)."""
     if not name and not purl:
@@ -53,8 +52,7 @@ def search_packages(
             limit=limit,
             offset=offset,
         )
-    items = [s.PackageHitView.model_validate(h.to_json()) for h in hits]
-    return s.Page(items=items, limit=limit, offset=offset, total=total)
+    return s.Page(items=hits, limit=limit, offset=offset, total=total)
 
 
 @router.get("/vulnerabilities/{vuln_id}/artifacts")
@@ -63,11 +61,10 @@ def vulnerability_impact(
     _: Reader,
     vuln_id: str,
     limit: Annotated[int, Query(ge=1, le=q.MAX_LIMIT)] = 1000,
-) -> list[s.VulnHitView]:
+) -> list[s.VulnHit]:
     """Artifacts affected by a vulnerability id or alias, with the channels they are in."""
     with registry(request).read() as session:
-        hits = q.artifacts_affected_by(session, vuln_id, limit=limit)
-    return [s.VulnHitView.model_validate(h.to_json()) for h in hits]
+        return q.artifacts_affected_by(session, vuln_id, limit=limit)
 
 
 @router.get("/builds")
@@ -78,14 +75,14 @@ def builds(
     commit: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> s.Page[s.BuildView]:
+) -> s.Page[s.BuildRow]:
     """Builds of a recipe, or built from a git commit (a prefix of 4+ hex digits), or all;
     newest first."""
     if recipe is not None and commit is not None:
         raise UserError("give a recipe or a commit, not both")
     if recipe is None and commit is None:
         with registry(request).read() as session:
-            return reads.recent_builds(session, limit=limit, offset=offset)
+            return q.recent_builds(session, limit=limit, offset=offset)
     wanted = offset + limit
     if wanted > q.MAX_LIMIT:
         raise UserError(f"offset + limit must be at most {q.MAX_LIMIT} here")
@@ -95,8 +92,7 @@ def builds(
             if recipe is not None
             else q.built_from_commit(session, commit or "", limit=wanted)
         )
-    items = [reads.build_view(b) for b in rows[offset:]]
-    return s.Page(items=items, limit=limit, offset=offset)
+    return s.Page(items=rows[offset:], limit=limit, offset=offset)
 
 
 @router.post("/builds", status_code=201)
@@ -141,10 +137,9 @@ def _fact(body: s.RecordRequest) -> ArtifactFact:
 
 
 @router.get("/evidence")
-def evidence(request: Request, _: Reader, limit: Limit = 100) -> s.EvidenceView:
+def evidence(request: Request, _: Reader, limit: Limit = 100) -> s.EvidenceReport:
     """Images lacking a signature, SBOM, provenance or scan; channels pointing at revoked or
     failing artifacts. ``counts`` has each category's full number, each list its first
     ``limit`` digests."""
     with registry(request).read() as session:
-        report = q.evidence_report(session, limit=limit)
-    return s.EvidenceView.model_validate(report.to_json())
+        return q.evidence_report(session, limit=limit)
