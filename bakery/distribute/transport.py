@@ -3,8 +3,8 @@
 httpcore reads an HTTP/1.1 body 64 KiB at a time (``HTTP11Connection.READ_NUM_BYTES``, a class
 attribute: changing it would change every httpx user in the process). For blobs of hundreds of
 MB the Python work per read (h11's buffer and events, the generators above it, our loop) then
-costs about as much as the hashing; reads of :data:`READ_SIZE` take most of it away
-(benchmarks/bench_push.py).
+costs about as much as the hashing; with reads of :data:`READ_SIZE` a 500 MB library pull from
+a loopback registry takes 0.73 s instead of 1.05 s (2 cores; benchmarks/bench_push.py).
 
 The mechanism is httpcore's documented seam for the socket layer, the network backend
 (``ConnectionPool(network_backend=...)``): :class:`ReadSizeBackend` wraps the pool's backend,
