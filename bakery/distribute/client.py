@@ -8,7 +8,8 @@ fallback tag). Every request goes through :meth:`RegistryClient._send`, which ad
 :class:`RetryPolicy`, an upload is retried as a whole (a new upload session each time).
 
 Everything fetched is verified against its digest before it is returned; blob bodies stream
-in :data:`CHUNK` pieces and are never held whole in memory.
+in pieces and are never held whole in memory. The client's own connections read the socket
+1 MiB at a time (:mod:`bakery.distribute.transport`); other httpx users keep httpcore's 64 KiB.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-import httpcore
 import httpx
 
 from bakery.distribute.auth import Authenticator, Scope, pull_scope, push_scope
@@ -31,6 +31,7 @@ from bakery.distribute.credentials import Credentials
 from bakery.distribute.reference import fallback_tag, is_loopback
 from bakery.distribute.retry import RetryPolicy, TransientError, is_retryable_status
 from bakery.distribute.retry import parse_retry_after as _retry_after
+from bakery.distribute.transport import widen_reads
 from bakery.errors import AuthError, RegistryError
 from bakery.oci import mediatypes as mt
 from bakery.oci.digest import PREFIX, sha256_digest
@@ -43,12 +44,6 @@ CHUNK = 1 << 20
 MANIFEST_ACCEPT = ", ".join([mt.MANIFEST, mt.INDEX, mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST])
 _MAX_ERROR_BODY = 64 << 10
 _MAX_TAG_PAGES = 10_000
-
-# httpcore reads HTTP/1.1 bodies 64 KiB at a time. For blobs of hundreds of MB the Python work
-# per read (h11's buffer, the events, our loop) then costs more than the hashing; reads of
-# CHUNK bring a 500 MB pull from 0.97 s to 0.72 s (benchmarks/bench_push.py). The attribute is
-# httpcore's class-level setting; a larger read only asks the socket for more at once.
-httpcore.HTTP11Connection.READ_NUM_BYTES = CHUNK
 
 #: a function that opens a blob's content as an iterator of byte chunks (a new one per try)
 BlobOpener = Callable[[], contextlib.AbstractContextManager[Iterable[bytes]]]
@@ -146,6 +141,8 @@ class RegistryClient:
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
             headers={"User-Agent": "bakery"},
         )
+        if transport is None:
+            widen_reads(self._http)  # 1 MiB socket reads, on this client's connections only
         self.auth = Authenticator(registry, credentials, self._http, insecure=self.options.insecure)
         self._requests = 0
 
