@@ -13,7 +13,6 @@ import click
 from rich.table import Table
 
 from bakery.cli.options import err, out, store_option
-from bakery.cli.recording import open_recorder
 from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
 from bakery.disk.artifact import ARTIFACT_TYPE as DISK_ARTIFACT_TYPE
 from bakery.disk.artifact import export_disk, read_disk
@@ -100,6 +99,8 @@ def bake_command(
     bake bakes (a parent too) is signed (SLSA provenance, SBOM and scan attestations) and
     recorded in the metadata registry; only RECIPE's image is pushed.
     """
+    from bakery.cli.recording import open_recorder  # the registry's libraries: not for --help
+
     store = Store.open(store_dir)
     publishing = PublishOptions(sign=not no_sign, key=key, push=push_to, insecure=insecure)
     environ = dict(os.environ)
