@@ -15,7 +15,7 @@ by index-only scans of the links. ``version_key`` sorts in the ecosystem's own o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -35,9 +35,14 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-ARTIFACT_KINDS = ("image", "disk", "sbom", "attestation", "signature")
+ArtifactKind = Literal["image", "disk", "sbom", "attestation", "signature"]
+BuildStatus = Literal["succeeded", "failed", "running"]
+#: how a child is built on its parent: recipe inheritance, or an image base
+Relation = Literal["recipe", "image"]
+ARTIFACT_KINDS: tuple[str, ...] = get_args(ArtifactKind)
+BUILD_STATUSES: tuple[str, ...] = get_args(BuildStatus)
+RELATIONS: tuple[str, ...] = get_args(Relation)
 ROLES = ("reader", "builder", "admin")
-BUILD_STATUSES = ("succeeded", "failed", "running")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -168,7 +173,7 @@ class LineageEdge(Base):
 
     __tablename__ = "lineage"
     __table_args__ = (
-        _choice("relation", ("recipe", "image")),
+        _choice("relation", RELATIONS),
         Index(None, "parent_id", "child_id"),
     )
 

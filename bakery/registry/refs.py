@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from bakery.errors import ReferenceNotFound, UserError
 from bakery.registry import models as m
+from bakery.registry.fields import DIGEST_PATTERN
 from bakery.registry.tags import current_tag, repository, split_ref
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_DIGEST = re.compile(DIGEST_PATTERN)
 MAX_REF = 512
 _BY_DIGEST = select(m.Artifact).where(m.Artifact.digest == bindparam("digest"))
 

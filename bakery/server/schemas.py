@@ -7,10 +7,25 @@ alone: request bodies, an artifact's detail with its layers and config from the 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from bakery.registry.fields import (
+    Digest,
+    GitCommit,
+    Text20,
+    Text64,
+    Text100,
+    Text128,
+    Text200,
+    Text255,
+    Text512,
+    Text1024,
+    Text2048,
+    Text4000,
+    Version,
+)
 from bakery.registry.views import (
     ArtifactSummary,
     Assignment,
@@ -81,24 +96,6 @@ __all__ = [
     "VerifyView",
     "VulnHit",
 ]
-
-DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
-Digest = Annotated[str, StringConstraints(pattern=DIGEST_PATTERN)]
-#: printable text without control characters (no NUL: PostgreSQL refuses it)
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-
-
-Text20 = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=_PRINTABLE)]
-Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_PRINTABLE)]
-Text100 = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE)]
-Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_PRINTABLE)]
-Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_PRINTABLE)]
-Text255 = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=_PRINTABLE)]
-Text512 = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=_PRINTABLE)]
-Text1024 = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=_PRINTABLE)]
-Text2048 = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=_PRINTABLE)]
-Text4000 = Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=_PRINTABLE)]
-Version = Annotated[str, StringConstraints(max_length=255, pattern=_PRINTABLE)]
 
 
 class Model(BaseModel):
@@ -221,7 +218,7 @@ class BuildIn(Model):
     recipe_digest: Digest | None = None
     lock_digest: Digest | None = None
     git_repo: Text1024 | None = None
-    git_commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{4,64}$")] | None = None
+    git_commit: GitCommit | None = None
     source_date_epoch: int | None = Field(default=None, ge=0, le=2**53)
     log_digest: Digest | None = None
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
 from bakery.registry import artifacts as a
-from bakery.registry.models import ARTIFACT_KINDS
+from bakery.registry.fields import DIGEST_PATTERN
+from bakery.registry.models import ArtifactKind
 from bakery.registry.queries import lineage_graph, provenance_of
 from bakery.registry.refs import MAX_REF, resolve
 from bakery.registry.revocation import revocations_of
@@ -18,16 +19,14 @@ from bakery.server.store_view import image_contents
 
 router = APIRouter(tags=["artifacts"], responses=ERRORS)
 
-DigestPath = Annotated[str, Path(pattern=s.DIGEST_PATTERN, description="sha256:<64 hex>")]
-Kind = Literal["image", "disk", "sbom", "attestation", "signature"]
-assert set(ARTIFACT_KINDS) == set(Kind.__args__)  # type: ignore[attr-defined]
+DigestPath = Annotated[str, Path(pattern=DIGEST_PATTERN, description="sha256:<64 hex>")]
 
 
 @router.get("/artifacts")
 def list_artifacts(
     request: Request,
     _: Reader,
-    kind: Kind | None = None,
+    kind: ArtifactKind | None = None,
     name: Annotated[str | None, Query(max_length=255, pattern=r"^[A-Za-z0-9._/-]+$")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
