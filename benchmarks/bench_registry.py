@@ -52,7 +52,8 @@ from bakery.registry.audit import merkle  # noqa: E402
 from bakery.registry.audit.log import append, inclusion_proof, pos  # noqa: E402
 from bakery.registry.audit.rows import Covered, canonical  # noqa: E402
 from bakery.registry.db import Registry, open_registry  # noqa: E402
-from bakery.registry.record import ArtifactFact, BuildFact, PackageFact, ScanFact, record_artifact  # noqa: E402
+from bakery.registry.facts import ArtifactFact, BuildFact, PackageFact, ScanFact  # noqa: E402
+from bakery.registry.record import record_artifact  # noqa: E402
 from bakery.registry.versionkey import try_version_key  # noqa: E402
 
 STATUS = Path("/var/lib/dpkg/status")

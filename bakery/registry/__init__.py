@@ -2,6 +2,8 @@
 
 ``db``          open the database (SQLite ``<store>/bakery.db`` or PostgreSQL), migrations
 ``models``      the tables (append-only facts: tag events, channel assignments, revocations)
+``facts``       what a bake records, one model per fact (the API's request body)
+``fields``      the constrained field types: digests, bounded printable text
 ``record``      a bake as facts (:func:`record.bake_facts`) and their recording
 ``recorder``    the Recorder interface a bake records through, and its local implementation
 ``queries``     packages in a version range, vulnerabilities, lineage, builds, evidence

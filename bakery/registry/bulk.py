@@ -9,7 +9,7 @@ driver turning placeholders into a query.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.dialects import sqlite
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bakery.registry import models as m
 from bakery.registry.audit.rows import Covered, canonical, sha256
+from bakery.registry.facts import PackageFact
 from bakery.registry.versionkey import try_version_key
 
 _CHUNK = 2000
@@ -38,23 +39,6 @@ _PG_LINK = text(
     "INSERT INTO artifact_packages (package_id, artifact_id)"
     " SELECT unnest(CAST(:ids AS integer[])), :artifact"
 )
-
-
-class PackageLike(Protocol):
-    """What a package needs to be stored (:class:`bakery.registry.record.PackageFact`)."""
-
-    @property
-    def purl(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def source_name(self) -> str | None: ...
-    @property
-    def source_version(self) -> str | None: ...
 
 
 def _is_pg(session: Session) -> bool:
@@ -83,7 +67,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     return {str(p): int(i) for p, i in session.connection().execute(returning, rows)}
 
 
-def package_ids(session: Session, packages: Iterable[PackageLike]) -> dict[str, int]:
+def package_ids(session: Session, packages: Iterable[PackageFact]) -> dict[str, int]:
     """The id of every package (by purl), inserting the ones not seen before.
 
     Writers are serialised, so no row goes missing between the lookup and the insert.
@@ -91,15 +75,7 @@ def package_ids(session: Session, packages: Iterable[PackageLike]) -> dict[str, 
     by_purl = {p.purl: p for p in packages}
     ids = _ids_of(session, list(by_purl))
     new = [
-        {
-            "purl": p.purl,
-            "type": p.type,
-            "name": p.name,
-            "version": p.version,
-            "version_key": try_version_key(p.type, p.version),
-            "source_name": p.source_name,
-            "source_version": p.source_version,
-        }
+        {**p.model_dump(), "version_key": try_version_key(p.type, p.version)}
         for purl, p in by_purl.items()
         if purl not in ids
     ]
@@ -108,7 +84,7 @@ def package_ids(session: Session, packages: Iterable[PackageLike]) -> dict[str, 
     return ids
 
 
-def link_packages(session: Session, artifact_id: int, packages: Sequence[PackageLike]) -> Covered:
+def link_packages(session: Session, artifact_id: int, packages: Sequence[PackageFact]) -> Covered:
     """Link an artifact to its packages; returns what the audit entry covers of the links."""
     ids = package_ids(session, packages)
     package_ids_sorted = sorted(set(ids.values()))

@@ -6,8 +6,8 @@ transaction with one audit entry. Recording the same digest again writes nothing
 that moved since are recorded). Base images in the result's lineage that the registry has not
 seen yet are recorded too (artifact, packages, scan), so lineage edges always have both ends.
 
-The lower-level :func:`record_artifact` takes typed values only (no store), for importers and
-the benchmark.
+The lower-level :func:`record_artifact` takes one :class:`~bakery.registry.facts.ArtifactFact`
+(no store), for the service, importers and the benchmark.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import getpass
 import hashlib
 import json
 import socket
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from packageurl import PackageURL
+from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -33,109 +34,35 @@ from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover, cover_collection
 from bakery.registry.bulk import link_packages
 from bakery.registry.db import Registry, now
-from bakery.registry.refs import check_digest
+from bakery.registry.facts import (
+    ArtifactFact,
+    BuildFact,
+    FindingFact,
+    PackageFact,
+    ParentFact,
+    Recorded,
+    SbomFact,
+    ScanFact,
+)
+from bakery.registry.models import BuildStatus
 from bakery.registry.tags import record_tag
 from bakery.result import BakeResult
 from bakery.store import Store
 
 
-@dataclass(frozen=True)
-class PackageFact:
-    """One SBOM package, normalised."""
-
-    purl: str
-    type: str
-    name: str
-    version: str
-    source_name: str | None = None
-    source_version: str | None = None
-
-
-@dataclass(frozen=True)
-class FindingFact:
-    """One vulnerability finding."""
-
-    vuln_id: str
-    severity: str
-    package_purl: str | None = None
-    installed_version: str | None = None
-    fixed_version: str | None = None
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ScanFact:
-    """A scan's verdict."""
-
-    passed: bool
-    scanner_version: str
-    vulnerability_db: str | None
-    packages: int
-    violations: int
-    findings: tuple[FindingFact, ...] = ()
-
-
-@dataclass(frozen=True)
-class BuildFact:
-    """Who built what, from what, where and when."""
-
-    recipe_name: str
-    recipe_version: str
-    started_at: datetime
-    finished_at: datetime | None
-    status: str = "succeeded"
-    builder_id: str = "bakery"
-    host: str = field(default_factory=socket.gethostname)
-    recipe_digest: str | None = None
-    lock_digest: str | None = None
-    git_repo: str | None = None
-    git_commit: str | None = None
-    source_date_epoch: int | None = None
-    log_digest: str | None = None
-
-
-@dataclass(frozen=True)
-class ArtifactFact:
-    """An artifact and everything known about it at recording time."""
-
-    digest: str
-    media_type: str
-    size: int
-    kind: str = "image"
-    name: str | None = None
-    created_at: datetime | None = None
-    tags: tuple[str, ...] = ()
-    parents: tuple[tuple[str, str], ...] = ()  # (parent digest, "recipe" | "image")
-    build: BuildFact | None = None
-    scan: ScanFact | None = None
-    packages: tuple[PackageFact, ...] = ()
-    sboms: tuple[tuple[str, str, int], ...] = ()  # (digest, media type, size) of SBOM manifests
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What recording did: the artifact's id, and the audit entry (None: nothing new)."""
-
-    artifact_id: int
-    digest: str
-    audit_entry: int | None
-    created: bool
-
-
 def record_artifact(session: Session, fact: ArtifactFact, *, actor: str) -> Recorded:
     """Record ``fact`` in the current write transaction (idempotent per digest)."""
-    _check(fact)
     at = now()
     existing = session.scalars(select(m.Artifact).where(m.Artifact.digest == fact.digest)).first()
     covered: list[Covered] = []
     if existing is not None and (fact.build is None or _has_build(session, existing.id)):
         covered += _tags(session, existing.id, fact.tags, actor, at)
         if not covered:
-            return Recorded(existing.id, fact.digest, None, created=False)
+            return Recorded(digest=fact.digest, audit_entry=None, created=False)
         seq = append(
             session, kind="tags", actor=actor, at=at, subject={"digest": fact.digest}, rows=covered
         )
-        return Recorded(existing.id, fact.digest, seq, created=False)
+        return Recorded(digest=fact.digest, audit_entry=seq, created=False)
     artifact = existing or _new_artifact(session, fact, at)
     if existing is None:
         covered.append(cover(artifact))
@@ -148,22 +75,7 @@ def record_artifact(session: Session, fact: ArtifactFact, *, actor: str) -> Reco
     covered += _tags(session, artifact.id, fact.tags, actor, at)
     subject = {"digest": fact.digest, "name": fact.name, "tags": list(fact.tags)}
     seq = append(session, kind="bake", actor=actor, at=at, subject=subject, rows=covered)
-    return Recorded(artifact.id, fact.digest, seq, created=existing is None)
-
-
-def _check(fact: ArtifactFact) -> None:
-    """Refuse facts the tables would refuse less clearly (the HTTP API passes them through)."""
-    check_digest(fact.digest)
-    for parent, relation in fact.parents:
-        check_digest(parent)
-        if relation not in ("recipe", "image"):
-            raise UserError(f"lineage relation {relation!r} is neither recipe nor image")
-    if fact.kind not in m.ARTIFACT_KINDS:
-        raise UserError(f"{fact.kind!r} is not an artifact kind", hint=", ".join(m.ARTIFACT_KINDS))
-    if fact.build is not None and fact.build.status not in m.BUILD_STATUSES:
-        raise UserError(f"{fact.build.status!r} is not a build status")
-    if fact.size < 0:
-        raise UserError("an artifact's size cannot be negative")
+    return Recorded(digest=fact.digest, audit_entry=seq, created=existing is None)
 
 
 def _has_build(session: Session, artifact_id: int) -> bool:
@@ -191,27 +103,27 @@ def _contents(
 ) -> list[Covered]:
     """Lineage, SBOMs, packages, scan and findings of a new artifact."""
     covered = []
-    for parent_digest, relation in fact.parents:
-        parent = session.scalars(select(m.Artifact).where(m.Artifact.digest == parent_digest))
-        parent_row = parent.first()
+    for parent in fact.parents:
+        found = session.scalars(select(m.Artifact).where(m.Artifact.digest == parent.digest))
+        parent_row = found.first()
         if parent_row is None:
             continue  # the caller records parents first; an unknown one is not ours to invent
-        edge = m.LineageEdge(child_id=artifact.id, parent_id=parent_row.id, relation=relation)
+        edge = m.LineageEdge(
+            child_id=artifact.id, parent_id=parent_row.id, relation=parent.relation
+        )
         session.add(edge)
         session.flush()
         covered.append(cover(edge))
-    for digest, media_type, size in fact.sboms:
+    for ref in fact.sboms:
         sbom = m.Artifact(
-            digest=digest,
-            media_type=media_type,
+            **ref.model_dump(),
             kind="sbom",
-            size=size,
             name=fact.name,
             subject_id=artifact.id,
             created_at=fact.created_at,
             recorded_at=at,
         )
-        if session.scalars(select(m.Artifact.id).where(m.Artifact.digest == digest)).first():
+        if session.scalars(select(m.Artifact.id).where(m.Artifact.digest == ref.digest)).first():
             continue
         session.add(sbom)
         session.flush()
@@ -224,22 +136,7 @@ def _contents(
 
 
 def _build(fact: BuildFact, artifact_id: int) -> m.Build:
-    return m.Build(
-        artifact_id=artifact_id,
-        recipe_name=fact.recipe_name,
-        recipe_version=fact.recipe_version,
-        recipe_digest=fact.recipe_digest,
-        lock_digest=fact.lock_digest,
-        git_repo=fact.git_repo,
-        git_commit=fact.git_commit,
-        builder_id=fact.builder_id,
-        host=fact.host,
-        started_at=fact.started_at,
-        finished_at=fact.finished_at,
-        status=fact.status,
-        source_date_epoch=fact.source_date_epoch,
-        log_digest=fact.log_digest,
-    )
+    return m.Build(artifact_id=artifact_id, **fact.model_dump())
 
 
 def _tags(
@@ -256,12 +153,8 @@ def _tags(
 def _scan(session: Session, artifact_id: int, scan: ScanFact, at: datetime) -> list[Covered]:
     row = m.Scan(
         artifact_id=artifact_id,
-        passed=scan.passed,
-        scanner_version=scan.scanner_version,
-        vulnerability_db=scan.vulnerability_db,
-        packages=scan.packages,
+        **scan.model_dump(exclude={"findings"}),
         findings=len(scan.findings),
-        violations=scan.violations,
         scanned_at=at,
     )
     session.add(row)
@@ -269,14 +162,7 @@ def _scan(session: Session, artifact_id: int, scan: ScanFact, at: datetime) -> l
     covered = [cover(row)]
     if scan.findings:
         for finding in scan.findings:
-            f = m.Finding(
-                artifact_id=artifact_id,
-                vuln_id=finding.vuln_id,
-                package_purl=finding.package_purl,
-                installed_version=finding.installed_version,
-                severity=finding.severity,
-                fixed_version=finding.fixed_version,
-            )
+            f = m.Finding(artifact_id=artifact_id, **finding.model_dump(exclude={"aliases"}))
             session.add(f)
             session.flush()
             aliases = sorted(set(finding.aliases) - {finding.vuln_id})
@@ -352,12 +238,15 @@ def _scan_from_store(layout: OCILayout, digest: str) -> tuple[ScanFact | None, b
     return scan, sbom
 
 
-def _sbom_manifests(layout: OCILayout, digest: str) -> tuple[tuple[str, str, int], ...]:
+def _sbom_manifests(layout: OCILayout, digest: str) -> tuple[SbomFact, ...]:
     from bakery.scan.stage import CYCLONEDX, SPDX
 
     found = []
     for kind in (CYCLONEDX, SPDX):
-        found += [(d.digest, d.media_type, d.size) for d in layout.referrers(digest, kind)]
+        found += [
+            SbomFact(digest=d.digest, media_type=d.media_type, size=d.size)
+            for d in layout.referrers(digest, kind)
+        ]
     return tuple(found)
 
 
@@ -367,7 +256,7 @@ def artifact_from_store(
     *,
     name: str | None,
     tags: tuple[str, ...] = (),
-    parents: tuple[tuple[str, str], ...] = (),
+    parents: tuple[ParentFact, ...] = (),
     build: BuildFact | None = None,
 ) -> ArtifactFact:
     """Everything the store knows about the image ``digest``."""
@@ -417,7 +306,7 @@ def build_fact(
     recipe_path: Path | None,
     started_at: datetime,
     finished_at: datetime,
-    status: str = "succeeded",
+    status: BuildStatus = "succeeded",
     builder_id: str = "bakery",
     log_digest: str | None = None,
 ) -> BuildFact:
@@ -432,6 +321,7 @@ def build_fact(
         finished_at=finished_at,
         status=status,
         builder_id=builder_id,
+        host=socket.gethostname(),
         recipe_digest=_sha256_file(recipe_path),
         lock_digest="sha256:" + hashlib.sha256(lock_text).hexdigest(),
         git_repo=result.source.repository,
@@ -486,29 +376,47 @@ def bake_facts(
     log_digest: str | None = None,
 ) -> list[ArtifactFact]:
     """Everything a bake made, as facts in the order they must be recorded: the bases in its
-    lineage (the oldest first: its edges need it), the image, then its disks."""
+    lineage (the oldest first: its edges need it), the image, then its disks.
+
+    Raises a UserError naming the value when something the bake made exceeds the registry's
+    limits (:mod:`bakery.registry.fields`)."""
     finished = finished_at or now()
     started = started_at or finished
     chain = [(b.digest, b.name, b.kind) for b in result.lineage if b.digest]
-    parents = _parent_facts(store, chain)
-    build = build_fact(
-        result,
-        recipe_path=recipe_path,
-        started_at=started,
-        finished_at=finished,
-        builder_id=builder_id,
-        log_digest=log_digest,
-    )
-    first = chain[0] if chain else None
-    fact = artifact_from_store(
-        store,
-        result.digest,
-        name=result.name,
-        tags=result.tags,
-        parents=((first[0], _relation(first[2])),) if first else (),
-        build=build,
-    )
-    return [*reversed(parents), fact, *disk_facts(result, created_at=fact.created_at)]
+    with _recordable(result.digest):
+        parents = _parent_facts(store, chain)
+        build = build_fact(
+            result,
+            recipe_path=recipe_path,
+            started_at=started,
+            finished_at=finished,
+            builder_id=builder_id,
+            log_digest=log_digest,
+        )
+        fact = artifact_from_store(
+            store,
+            result.digest,
+            name=result.name,
+            tags=result.tags,
+            parents=_parent(chain[0]) if chain else (),
+            build=build,
+        )
+        disks = disk_facts(result, created_at=fact.created_at)
+    return [*reversed(parents), fact, *disks]
+
+
+@contextmanager
+def _recordable(digest: str) -> Iterator[None]:
+    """Turn a value the registry's limits refuse into a UserError that names it."""
+    try:
+        yield
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in (exc.title, *problem["loc"]))
+        raise UserError(
+            f"cannot record {digest} in the registry: {where}: {problem['msg']}",
+            hint="bake with --no-record to skip recording",
+        ) from exc
 
 
 def disk_facts(result: BakeResult, *, created_at: datetime | None) -> list[ArtifactFact]:
@@ -524,33 +432,25 @@ def disk_facts(result: BakeResult, *, created_at: datetime | None) -> list[Artif
             name=result.name,
             created_at=created_at,
             tags=disk.tags,
-            parents=((result.digest, "image"),),
+            parents=(ParentFact(digest=result.digest, relation="image"),),
         )
         for disk in result.disks
     ]
 
 
-def _relation(kind: str) -> str:
-    return "recipe" if kind == "recipe" else "image"
+def _parent(base: tuple[str, str | None, str]) -> tuple[ParentFact]:
+    """The lineage edge to ``base`` (digest, name, kind of a bake's lineage entry)."""
+    digest, _, kind = base
+    return (ParentFact(digest=digest, relation="recipe" if kind == "recipe" else "image"),)
 
 
 def _parent_facts(store: Store, chain: list[tuple[str, str | None, str]]) -> list[ArtifactFact]:
     facts = []
     for i, (digest, name, _) in enumerate(chain):
-        grand = chain[i + 1] if i + 1 < len(chain) else None
-        parents = ((grand[0], _relation(grand[2])),) if grand else ()
+        parents = _parent(chain[i + 1]) if i + 1 < len(chain) else ()
         repo = name.rsplit(":", 1)[0] if name and ":" in name.rpartition("/")[2] else name
         facts.append(artifact_from_store(store, digest, name=repo, parents=parents))
     return facts
 
 
-__all__ = [
-    "ArtifactFact",
-    "BuildFact",
-    "FindingFact",
-    "PackageFact",
-    "Recorded",
-    "ScanFact",
-    "record_artifact",
-    "record_bake",
-]
+__all__ = ["bake_facts", "record_artifact", "record_bake"]

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Protocol
 
 from bakery.registry.db import DB_FILE, Registry, open_registry
-from bakery.registry.record import ArtifactFact, record_artifact
+from bakery.registry.facts import ArtifactFact
+from bakery.registry.record import record_artifact
 from bakery.registry.revocation import ensure_not_revoked
 from bakery.registry.signatures import record_signature, recorded_signatures
 

@@ -1,6 +1,6 @@
 """A client of the service's write API, for ``bakery bake --registry-url``: it sends the same
-:class:`~bakery.registry.record.ArtifactFact` that :func:`~bakery.registry.record.record_artifact`
-records locally, as the JSON of :class:`~bakery.server.schemas.RecordRequest`.
+:class:`~bakery.registry.facts.ArtifactFact` that :func:`~bakery.registry.record.record_artifact`
+records locally, as its JSON, which is the body ``POST /api/v1/builds`` takes.
 
 :class:`ServiceRecorder` is the :class:`~bakery.registry.recorder.Recorder` over this client:
 the pipeline records through it exactly as through the local registry library.
@@ -9,34 +9,23 @@ the pipeline records through it exactly as through the local registry library.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 import httpx
 
 from bakery.errors import AuthError, RegistryDBError, UserError
-from bakery.registry.record import ArtifactFact
+from bakery.registry.facts import ArtifactFact, Recorded
 from bakery.registry.recorder import SignatureKey
 from bakery.registry.revocation import revoked_error
 from bakery.server.schemas import (
     ArtifactDetail,
     AuditEntryRef,
-    RecordedView,
-    RecordRequest,
     RevocationView,
     SignatureIn,
     SignatureView,
 )
 
 TIMEOUT = 60.0
-
-
-def record_request(fact: ArtifactFact) -> RecordRequest:
-    """The request body that records ``fact`` (validated here, before anything is sent)."""
-    data: dict[str, Any] = asdict(fact)
-    data["parents"] = [{"digest": d, "relation": r} for d, r in fact.parents]
-    data["sboms"] = [{"digest": d, "media_type": t, "size": n} for d, t, n in fact.sboms]
-    return RecordRequest.model_validate(data)
 
 
 class RegistryClient:
@@ -59,10 +48,10 @@ class RegistryClient:
     def close(self) -> None:
         self._client.close()
 
-    def record(self, fact: ArtifactFact) -> RecordedView:
+    def record(self, fact: ArtifactFact) -> Recorded:
         """Record ``fact``; raises a BakeryError saying what the service refused."""
-        body = record_request(fact).model_dump(mode="json", exclude_none=True)
-        return RecordedView.model_validate(self._send("POST", "/api/v1/builds", body, 201))
+        body = fact.model_dump(mode="json", exclude_none=True)
+        return Recorded.model_validate(self._send("POST", "/api/v1/builds", body, 201))
 
     def signatures(self, digest: str) -> list[SignatureView]:
         """The signatures and attestations recorded for ``digest``."""

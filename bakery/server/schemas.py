@@ -3,6 +3,9 @@
 What the service answers about the registry is the registry's own types
 (:mod:`bakery.registry.views`), re-exported here; this module adds only what is the service's
 alone: request bodies, an artifact's detail with its layers and config from the store, health.
+What builders record is the registry's own :class:`~bakery.registry.facts.ArtifactFact`, and
+what recording answers its :class:`~bakery.registry.facts.Recorded`; the constrained field
+types are the registry's too (:mod:`bakery.registry.fields`).
 """
 
 from __future__ import annotations
@@ -11,21 +14,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from bakery.registry.fields import (
-    Digest,
-    GitCommit,
-    Text20,
-    Text64,
-    Text100,
-    Text128,
-    Text200,
-    Text255,
-    Text512,
-    Text1024,
-    Text2048,
-    Text4000,
-    Version,
-)
+from bakery.registry.fields import Digest, Text64, Text100, Text255, Text512, Text4000
 from bakery.registry.views import (
     ArtifactSummary,
     Assignment,
@@ -58,12 +47,10 @@ __all__ = [
     "Assignment",
     "AuditEntryRef",
     "AuditEntryView",
-    "BuildIn",
     "BuildRow",
     "ChannelView",
     "EdgeView",
     "EvidenceReport",
-    "FindingIn",
     "FindingView",
     "FindingsView",
     "Health",
@@ -72,21 +59,15 @@ __all__ = [
     "LineageNode",
     "LineageView",
     "PackageHit",
-    "PackageIn",
     "PackageView",
     "Page",
-    "ParentIn",
     "PromoteRequest",
     "ProofView",
     "ProvenanceView",
-    "RecordRequest",
-    "RecordedView",
     "RevocationView",
     "RevokeRequest",
     "Revoked",
     "RollbackRequest",
-    "SbomIn",
-    "ScanIn",
     "ScanView",
     "SignatureIn",
     "SignatureView",
@@ -178,83 +159,6 @@ class TokenCreated(TokenInfo):
 
 
 # -- recording (builders) -------------------------------------------------------------------
-
-
-class PackageIn(Model):
-    purl: Text2048
-    type: Text20
-    name: Text255
-    version: Version
-    source_name: Text255 | None = None
-    source_version: Text255 | None = None
-
-
-class FindingIn(Model):
-    vuln_id: Text128
-    severity: Text20
-    package_purl: Text2048 | None = None
-    installed_version: Text255 | None = None
-    fixed_version: Text255 | None = None
-    aliases: list[Text128] = Field(default=[], max_length=100)
-
-
-class ScanIn(Model):
-    passed: bool
-    scanner_version: Text64
-    vulnerability_db: Text1024 | None = None
-    packages: int = Field(ge=0, le=10_000_000)
-    violations: int = Field(ge=0, le=10_000_000)
-    findings: list[FindingIn] = Field(default=[], max_length=100_000)
-
-
-class BuildIn(Model):
-    recipe_name: Text255
-    recipe_version: Text128
-    started_at: AwareDatetime
-    finished_at: AwareDatetime | None = None
-    status: Literal["succeeded", "failed", "running"] = "succeeded"
-    builder_id: Text255 = "bakery"
-    host: Text255 = "unknown"
-    recipe_digest: Digest | None = None
-    lock_digest: Digest | None = None
-    git_repo: Text1024 | None = None
-    git_commit: GitCommit | None = None
-    source_date_epoch: int | None = Field(default=None, ge=0, le=2**53)
-    log_digest: Digest | None = None
-
-
-class ParentIn(Model):
-    digest: Digest
-    relation: Literal["recipe", "image"]
-
-
-class SbomIn(Model):
-    digest: Digest
-    media_type: Text200
-    size: int = Field(ge=0, le=2**53)
-
-
-class RecordRequest(Model):
-    """An artifact and what is known about it: what ``bakery bake --registry-url`` sends."""
-
-    digest: Digest
-    media_type: Text200
-    size: int = Field(ge=0, le=2**53)
-    kind: Literal["image", "disk", "sbom", "attestation", "signature"] = "image"
-    name: Text255 | None = None
-    created_at: AwareDatetime | None = None
-    tags: list[Text512] = Field(default=[], max_length=100)
-    parents: list[ParentIn] = Field(default=[], max_length=100)
-    build: BuildIn | None = None
-    scan: ScanIn | None = None
-    packages: list[PackageIn] = Field(default=[], max_length=100_000)
-    sboms: list[SbomIn] = Field(default=[], max_length=100)
-
-
-class RecordedView(Model):
-    digest: str
-    audit_entry: int | None
-    created: bool
 
 
 class SignatureIn(Model):

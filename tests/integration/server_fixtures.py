@@ -27,14 +27,16 @@ import pytest
 from bakery.oci import mediatypes as mt
 from bakery.oci.model import ContainerConfig, History, ImageConfig, ImageManifest, RootFS
 from bakery.registry.db import Registry, open_registry
-from bakery.registry.record import (
+from bakery.registry.facts import (
     ArtifactFact,
     BuildFact,
     FindingFact,
     PackageFact,
+    ParentFact,
+    SbomFact,
     ScanFact,
-    record_artifact,
 )
+from bakery.registry.record import record_artifact
 from bakery.registry.signatures import SLSA_PROVENANCE, record_signature
 from bakery.registry.tokens import create_token
 from bakery.store import Store
@@ -156,7 +158,7 @@ def plant(registry: Registry, store_root: Path) -> Planted:
             build=_build("golden/debian-base", "12", COMMIT),
             scan=_scan(cve),
             packages=(deb("openssl", "3.0.11-1~deb12u2"), deb("libc6", "2.36-9+deb12u4")),
-            sboms=((digest(101), "application/vnd.oci.image.manifest.v1+json", 500),),
+            sboms=(SbomFact(digest=digest(101), media_type=MANIFEST, size=500),),
         ),
         ArtifactFact(
             digest=p.nginx,
@@ -164,7 +166,7 @@ def plant(registry: Registry, store_root: Path) -> Planted:
             size=2000,
             name="golden/nginx",
             tags=("golden/nginx:1.22",),
-            parents=((p.base, "recipe"),),
+            parents=(ParentFact(digest=p.base, relation="recipe"),),
             build=_build("golden/nginx", "1.22", COMMIT),
             scan=_scan(
                 FindingFact(vuln_id="CVE-2023-44487", severity="medium", aliases=("GHSA-x",))
@@ -181,7 +183,7 @@ def plant(registry: Registry, store_root: Path) -> Planted:
             size=3000,
             name="team/app",
             tags=("team/app:1.0",),
-            parents=((p.nginx, "image"),),
+            parents=(ParentFact(digest=p.nginx, relation="image"),),
             build=_build("team/app", "1.0", "fedcba9876543210fedcba9876543210fedcba98"),
             scan=_scan(),
             packages=(deb("openssl", "3.0.13-1~deb12u1"),),

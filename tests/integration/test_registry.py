@@ -24,15 +24,17 @@ from bakery.registry.audit.note import open_checkpoint
 from bakery.registry.audit.rows import Covered, current_digest, current_digests
 from bakery.registry.audit.verify import verify_log
 from bakery.registry.db import Registry, open_registry
-from bakery.registry.record import (
+from bakery.registry.facts import (
     ArtifactFact,
     BuildFact,
     FindingFact,
     PackageFact,
+    ParentFact,
+    Recorded,
+    SbomFact,
     ScanFact,
-    disk_facts,
-    record_artifact,
 )
+from bakery.registry.record import disk_facts, record_artifact
 from bakery.registry.tags import add_rule
 from tests.conftest import bakery
 from tests.integration.pg_fixtures import postgres_server, postgres_url  # noqa: F401
@@ -93,9 +95,9 @@ def scan(passed: bool = True, findings: tuple[FindingFact, ...] = ()) -> ScanFac
     )
 
 
-def record(registry: Registry, fact: ArtifactFact) -> int:
+def record(registry: Registry, fact: ArtifactFact) -> Recorded:
     with registry.write() as session:
-        return record_artifact(session, fact, actor="ci").artifact_id
+        return record_artifact(session, fact, actor="ci")
 
 
 def image(
@@ -117,11 +119,15 @@ def image(
         name=name,
         created_at=T0,
         tags=tags,
-        parents=((digest(parent), "recipe"),) if parent else (),
+        parents=(ParentFact(digest=digest(parent), relation="recipe"),) if parent else (),
         build=build(name, str(i), commit),
         scan=scan(passed, findings) if scanned else None,
         packages=packages,
-        sboms=((digest(10_000 + i), "application/vnd.cyclonedx+json", 500),),
+        sboms=(
+            SbomFact(
+                digest=digest(10_000 + i), media_type="application/vnd.cyclonedx+json", size=500
+            ),
+        ),
     )
 
 

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from bakery.registry import models as m
 from bakery.registry.audit.verify import verify_log
 from bakery.registry.db import open_registry
-from bakery.registry.record import ArtifactFact, BuildFact, PackageFact, ScanFact, record_artifact
+from bakery.registry.facts import ArtifactFact, BuildFact, PackageFact, ScanFact
+from bakery.registry.record import record_artifact
 from tests.integration.pg_fixtures import postgres_server, postgres_url  # noqa: F401
 
 PROCESSES = 8

@@ -18,7 +18,7 @@ import pytest
 
 from bakery.errors import AuthError, RegistryDBError
 from bakery.registry.audit import merkle
-from bakery.registry.record import ArtifactFact, FindingFact, ScanFact
+from bakery.registry.facts import ArtifactFact, FindingFact, ParentFact, ScanFact
 from bakery.server.client import RegistryClient
 from tests.integration.pg_fixtures import postgres_server
 from tests.integration.server_fixtures import (
@@ -552,7 +552,7 @@ def test_client_records_facts_and_8_concurrent_writers_lose_nothing(
         size=1,
         name="team/client",
         tags=("team/client:1",),
-        parents=((live_server.planted.tool, "image"),),
+        parents=(ParentFact(digest=live_server.planted.tool, relation="image"),),
         packages=(deb("client-lib", "1.0-1"),),
         scan=ScanFact(
             passed=True,

@@ -9,14 +9,8 @@ from fastapi import APIRouter, Query, Request
 
 from bakery.errors import UserError
 from bakery.registry import queries as q
-from bakery.registry.record import (
-    ArtifactFact,
-    BuildFact,
-    FindingFact,
-    PackageFact,
-    ScanFact,
-    record_artifact,
-)
+from bakery.registry.facts import ArtifactFact, Recorded
+from bakery.registry.record import record_artifact
 from bakery.server import schemas as s
 from bakery.server.deps import ERRORS, Builder, Limit, Offset, Reader, registry
 
@@ -96,44 +90,11 @@ def builds(
 
 
 @router.post("/builds", status_code=201)
-def record_build(request: Request, who: Builder, body: s.RecordRequest) -> s.RecordedView:
+def record_build(request: Request, who: Builder, body: ArtifactFact) -> Recorded:
     """Record an artifact and its build, packages, scan and lineage (builder). Recording a
     digest again records only tags that moved."""
-    fact = _fact(body)
     with registry(request).write() as session:
-        done = record_artifact(session, fact, actor=who.actor)
-    return s.RecordedView(digest=done.digest, audit_entry=done.audit_entry, created=done.created)
-
-
-def _fact(body: s.RecordRequest) -> ArtifactFact:
-    build = body.build
-    scan = body.scan
-    return ArtifactFact(
-        digest=body.digest,
-        media_type=body.media_type,
-        size=body.size,
-        kind=body.kind,
-        name=body.name,
-        created_at=body.created_at,
-        tags=tuple(body.tags),
-        parents=tuple((p.digest, p.relation) for p in body.parents),
-        build=BuildFact(**build.model_dump()) if build is not None else None,
-        scan=ScanFact(
-            passed=scan.passed,
-            scanner_version=scan.scanner_version,
-            vulnerability_db=scan.vulnerability_db,
-            packages=scan.packages,
-            violations=scan.violations,
-            findings=tuple(
-                FindingFact(**{**f.model_dump(), "aliases": tuple(f.aliases)})
-                for f in scan.findings
-            ),
-        )
-        if scan is not None
-        else None,
-        packages=tuple(PackageFact(**p.model_dump()) for p in body.packages),
-        sboms=tuple((b.digest, b.media_type, b.size) for b in body.sboms),
-    )
+        return record_artifact(session, body, actor=who.actor)
 
 
 @router.get("/evidence")
