@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from packageurl import PackageURL
 from pydantic import ValidationError
@@ -37,6 +38,7 @@ from bakery.registry.db import Registry, now
 from bakery.registry.facts import (
     ArtifactFact,
     BuildFact,
+    Fact,
     FindingFact,
     PackageFact,
     ParentFact,
@@ -48,6 +50,8 @@ from bakery.registry.models import BuildStatus
 from bakery.registry.tags import record_tag
 from bakery.result import BakeResult
 from bakery.store import Store
+
+R = TypeVar("R", bound=m.Base)
 
 
 def record_artifact(session: Session, fact: ArtifactFact, *, actor: str) -> Recorded:
@@ -68,7 +72,7 @@ def record_artifact(session: Session, fact: ArtifactFact, *, actor: str) -> Reco
         covered.append(cover(artifact))
         covered += _contents(session, artifact, fact, at)
     if fact.build is not None:
-        build = _build(fact.build, artifact.id)
+        build = _row(m.Build, fact.build, artifact_id=artifact.id)
         session.add(build)
         session.flush()
         covered.append(cover(build))
@@ -83,16 +87,15 @@ def _has_build(session: Session, artifact_id: int) -> bool:
     return found.first() is not None
 
 
+def _row(table: type[R], fact: Fact, /, **rest: Any) -> R:
+    """A row of ``table`` from the fields of ``fact`` that are its columns, and ``rest`` (which
+    wins) for what the fact lacks: the inverse of :meth:`bakery.registry.views.View.from_row`."""
+    columns = table.__mapper__.column_attrs.keys()
+    return table(**{k: getattr(fact, k) for k in type(fact).model_fields if k in columns} | rest)
+
+
 def _new_artifact(session: Session, fact: ArtifactFact, at: datetime) -> m.Artifact:
-    artifact = m.Artifact(
-        digest=fact.digest,
-        media_type=fact.media_type,
-        kind=fact.kind,
-        size=fact.size,
-        name=fact.name,
-        created_at=fact.created_at,
-        recorded_at=at,
-    )
+    artifact = _row(m.Artifact, fact, recorded_at=at)
     session.add(artifact)
     session.flush()
     return artifact
@@ -108,15 +111,14 @@ def _contents(
         parent_row = found.first()
         if parent_row is None:
             continue  # the caller records parents first; an unknown one is not ours to invent
-        edge = m.LineageEdge(
-            child_id=artifact.id, parent_id=parent_row.id, relation=parent.relation
-        )
+        edge = _row(m.LineageEdge, parent, child_id=artifact.id, parent_id=parent_row.id)
         session.add(edge)
         session.flush()
         covered.append(cover(edge))
     for ref in fact.sboms:
-        sbom = m.Artifact(
-            **ref.model_dump(),
+        sbom = _row(
+            m.Artifact,
+            ref,
             kind="sbom",
             name=fact.name,
             subject_id=artifact.id,
@@ -135,10 +137,6 @@ def _contents(
     return covered
 
 
-def _build(fact: BuildFact, artifact_id: int) -> m.Build:
-    return m.Build(artifact_id=artifact_id, **fact.model_dump())
-
-
 def _tags(
     session: Session, artifact_id: int, tags: Sequence[str], actor: str, at: datetime
 ) -> list[Covered]:
@@ -151,18 +149,13 @@ def _tags(
 
 
 def _scan(session: Session, artifact_id: int, scan: ScanFact, at: datetime) -> list[Covered]:
-    row = m.Scan(
-        artifact_id=artifact_id,
-        **scan.model_dump(exclude={"findings"}),
-        findings=len(scan.findings),
-        scanned_at=at,
-    )
+    row = _row(m.Scan, scan, artifact_id=artifact_id, findings=len(scan.findings), scanned_at=at)
     session.add(row)
     session.flush()
     covered = [cover(row)]
     if scan.findings:
         for finding in scan.findings:
-            f = m.Finding(artifact_id=artifact_id, **finding.model_dump(exclude={"aliases"}))
+            f = _row(m.Finding, finding, artifact_id=artifact_id)
             session.add(f)
             session.flush()
             aliases = sorted(set(finding.aliases) - {finding.vuln_id})
