@@ -53,7 +53,8 @@ class FindingFact(Fact):
     package_purl: Text2048 | None = None
     installed_version: Text255 | None = None
     fixed_version: Text255 | None = None
-    aliases: tuple[Text128, ...] = Field(default=(), max_length=100)
+    #: kernel advisories name hundreds of upstream CVEs: the bound only stops absurd input
+    aliases: tuple[Text128, ...] = Field(default=(), max_length=10_000)
 
 
 class ScanFact(Fact):

@@ -86,3 +86,12 @@ def test_a_bake_whose_facts_exceed_the_limits_is_a_user_error_naming_the_value()
     refused = pytest.raises(UserError, match=r"cannot record sha256:1+ .*PackageFact\.name")
     with refused, _recordable(D1):
         PackageFact(purl="pkg:deb/debian/a@1", type="deb", name="a" * 300, version="1")
+
+
+def test_a_kernel_advisory_with_hundreds_of_aliases_is_a_valid_finding() -> None:
+    """Debian's kernel advisories name hundreds of upstream CVEs; recording keeps them all."""
+    aliases = tuple(f"CVE-2024-{n:05d}" for n in range(600))
+    finding = FindingFact(vuln_id="DSA-5000-1", severity="high", aliases=aliases)
+    assert len(FindingFact.model_validate_json(finding.model_dump_json()).aliases) == 600
+    with pytest.raises(ValidationError):
+        FindingFact(vuln_id="DSA-5000-1", severity="high", aliases=("CVE-1",) * 10_001)
