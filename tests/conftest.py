@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+#: every test in a directory, home, store and docker config of its own (tests/isolation.py)
+pytest_plugins = ("pytester", "tests.isolation")
+
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = REPO / "recipes"
 
