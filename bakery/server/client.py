@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from bakery.distribute.reference import is_loopback
 from bakery.errors import AuthError, RegistryDBError, UserError
 from bakery.registry.facts import ArtifactFact, Recorded
 from bakery.registry.recorder import SignatureKey
@@ -32,6 +33,7 @@ class RegistryClient:
     """Records artifacts on a running ``bakery serve`` with a builder (or admin) token."""
 
     def __init__(self, url: str, token: str, *, transport: httpx.BaseTransport | None = None):
+        check_service_url(url)
         self._client = httpx.Client(
             base_url=url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
@@ -138,6 +140,26 @@ class ServiceRecorder:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def check_service_url(url: str) -> None:
+    """Refuse a service URL the token must not travel to: not http(s), or plain HTTP to a host
+    other than this machine (the token would cross the network in clear text)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UserError(f"--registry-url {url!r} is not a URL: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UserError(
+            f"--registry-url {url!r} is not an http(s) URL",
+            hint="e.g. https://registry.example or http://127.0.0.1:8080",
+        )
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    if parsed.scheme == "http" and not is_loopback(host):
+        raise UserError(
+            f"--registry-url {url} would send the token in clear text to {parsed.host}",
+            hint="use https:// (plain HTTP is allowed for this machine's loopback only)",
+        )
 
 
 def _message(response: httpx.Response) -> str:
