@@ -123,7 +123,9 @@ def publish(
         )
     if context.recorder is not None:
         with context.stage(result.name, "record", context.recorder.where):
-            entry = _record(context, result, recipe_path, published, started, finished)
+            entry = _record(
+                context.recorder, context.store, result, recipe_path, published, started, finished
+            )
         published = published.model_copy(update={"audit_entry": entry})
     if push and options.push:
         with context.stage(result.name, "push", options.push):
@@ -204,7 +206,8 @@ def _signing_key(path: Path | None, environ: Mapping[str, str]) -> SigningKey | 
 
 
 def _record(
-    context: Context,
+    recorder: Recorder,
+    store: Store,
     result: BakeResult,
     recipe_path: Path,
     published: Published,
@@ -215,11 +218,8 @@ def _record(
     attestations; the last audit entry's number."""
     from bakery.registry.record import bake_facts
 
-    recorder = context.recorder
-    if recorder is None:
-        raise AssertionError("recording without a recorder")
     facts = bake_facts(
-        result, context.store, recipe_path=recipe_path, started_at=started, finished_at=finished
+        result, store, recipe_path=recipe_path, started_at=started, finished_at=finished
     )
     entry = recorder.record(facts)[result.digest]
     key_id = published.signed_with

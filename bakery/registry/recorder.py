@@ -103,9 +103,3 @@ class LocalRecorder:
         if self._registry is not None:
             self._registry.dispose()
             self._registry = None
-
-    def __enter__(self) -> LocalRecorder:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()

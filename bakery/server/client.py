@@ -135,12 +135,6 @@ class ServiceRecorder:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> ServiceRecorder:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
 
 def check_service_url(url: str) -> None:
     """Refuse a service URL the token must not travel to: not http(s), or plain HTTP to a host
