@@ -144,6 +144,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "audit_group",
         "The append-only audit log (RFC 6962 Merkle tree, signed checkpoints).",
     ),
+    "trust": CommandEntry(
+        "bakery.cli.trust",
+        "trust_group",
+        "Trusted signing keys and what promotion to a channel demands.",
+    ),
     "tokens": CommandEntry(
         "bakery.cli.metadata", "tokens_group", "API tokens (reader, builder, admin)."
     ),

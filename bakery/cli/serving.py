@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bakery.cli.options import store_option
+from bakery.errors import UserError
 from bakery.server.config import DEFAULT_MAX_BODY, ServerConfig
 
 if TYPE_CHECKING:
@@ -40,6 +41,15 @@ if TYPE_CHECKING:
     is_flag=True,
     help="When no admin token exists yet, create one and print it once (bootstrap).",
 )
+@click.option(
+    "--trust-key",
+    "trusted",
+    multiple=True,
+    metavar="REPOSITORY=PUBKEY",
+    help="Trust the cosign.pub at PUBKEY for REPOSITORY (golden/nginx, golden/* or *) before "
+    "serving; repeat for several. Builders' signatures are recorded only when a trusted key "
+    "verifies them.",
+)
 @store_option
 def serve_command(
     host: str,
@@ -48,6 +58,7 @@ def serve_command(
     max_body: int,
     secure_cookies: bool,
     init_admin_token: bool,
+    trusted: tuple[str, ...],
     store_dir: Path,
 ) -> None:
     """Serve the registry's REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and web UI."""
@@ -60,6 +71,7 @@ def serve_command(
     try:
         if init_admin_token:
             _bootstrap_admin(registry)
+        _trust_keys(registry, trusted)
         config = ServerConfig(
             store_root=store_dir.absolute(),
             database_url=database_url,
@@ -74,6 +86,21 @@ def serve_command(
         uvicorn.run(app, host=host, port=port, access_log=False, server_header=False)
     finally:
         registry.dispose()
+
+
+def _trust_keys(registry: Registry, trusted: tuple[str, ...]) -> None:
+    """Trust each ``REPOSITORY=PUBKEY`` of ``--trust-key`` (a no-op for one trusted already)."""
+    from bakery.registry.trust import trust_key
+    from bakery.sign.keys import load_public_key
+
+    for item in trusted:
+        pattern, sep, path = item.partition("=")
+        if not sep or not pattern or not path:
+            raise UserError(
+                f"--trust-key {item!r} is not REPOSITORY=PUBKEY", hint="e.g. golden/*=cosign.pub"
+            )
+        done = trust_key(registry, load_public_key(Path(path)), pattern, actor="bakery serve")
+        click.echo(f"trusting key {done.key_id[:16]}… for {pattern}", err=True)
 
 
 def _bootstrap_admin(registry: Registry) -> None:

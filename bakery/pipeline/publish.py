@@ -33,7 +33,7 @@ from bakery.store import Store
 
 if TYPE_CHECKING:
     from bakery.registry.recorder import Recorder
-    from bakery.sign.keys import SigningKey
+    from bakery.sign.keys import PublicKey, SigningKey
     from bakery.sign.provenance import Provenance
 
 
@@ -100,6 +100,7 @@ def publish(
     show the user (the development key was used), if any."""
     published = Published(name=result.name, digest=result.digest)
     notice = None
+    signer = None
     if options.sign:
         from bakery.sign.bake import sign_bake
         from bakery.sign.devkey import development_key
@@ -114,6 +115,7 @@ def publish(
             )
             for disk in result.disks:
                 _sign_disk(context.store, result, disk, key, signing.provenance)
+        signer = signing.public_key
         published = published.model_copy(
             update={
                 "signed_with": signing.public_key.key_id,
@@ -124,7 +126,7 @@ def publish(
     if context.recorder is not None:
         with context.stage(result.name, "record", context.recorder.where):
             entry = _record(
-                context.recorder, context.store, result, recipe_path, published, started, finished
+                context.recorder, context.store, result, recipe_path, signer, started, finished
             )
         published = published.model_copy(update={"audit_entry": entry})
     if push and options.push:
@@ -210,33 +212,30 @@ def _record(
     store: Store,
     result: BakeResult,
     recipe_path: Path,
-    published: Published,
+    signer: PublicKey | None,
     started: datetime,
     finished: datetime,
 ) -> int | None:
-    """Record the bake (its bases first, its disks after), then its signature and
-    attestations; the last audit entry's number."""
+    """Record the bake (its bases first, its disks after), then submit what ``signer``
+    signed of its image (the registry verifies each before recording it); the last audit
+    entry's number."""
+    from bakery.oci.source import LayoutSource
     from bakery.registry.record import bake_facts
+    from bakery.sign.evidence import signed_objects
 
     facts = bake_facts(
         result, store, recipe_path=recipe_path, started_at=started, finished_at=finished
     )
     entry = recorder.record(facts)[result.digest]
-    key_id = published.signed_with
-    if key_id is None:
+    if signer is None:
         return entry
-    present = recorder.signatures(result.digest, key_id)
-    for kind, predicate_type in _signature_rows(published):
-        if (kind, predicate_type) not in present:
-            entry = recorder.record_signature(
-                result.digest, key_id=key_id, kind=kind, predicate_type=predicate_type
-            )
+    present = recorder.signatures(result.digest, signer.key_id)
+    source = LayoutSource(store.oci, result.name)
+    for signed in signed_objects(source, result.digest, signer):
+        if (signed.kind, signed.predicate_type()) not in present:
+            done = recorder.record_signature(result.digest, signed, signer=signer)
+            entry = entry if done is None else done
     return entry
-
-
-def _signature_rows(published: Published) -> list[tuple[str, str | None]]:
-    """(kind, predicate type) of each signature row a signed bake records."""
-    return [("signature", None), *(("attestation", p) for p in published.predicate_types)]
 
 
 def check_base(context: Context, base: BaseToCheck) -> None:

@@ -9,7 +9,6 @@ their last good assignment. The history answers "what did prod point at on 1 Mar
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,21 +21,12 @@ from bakery.registry.audit.log import append
 from bakery.registry.audit.rows import Covered, cover
 from bakery.registry.current import revoked_ids
 from bakery.registry.db import Registry, now
-from bakery.registry.refs import check_text, repository_of, resolve
+from bakery.registry.promotion import refusals
+from bakery.registry.refs import check_channel, check_text, repository_of, resolve
 from bakery.registry.tags import repository
 from bakery.registry.views import Assignment, ChannelView
 
-_CHANNEL = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MAX_REASON = 4000
-
-
-def check_channel(name: str) -> str:
-    if _CHANNEL.fullmatch(name) is None:
-        raise UserError(
-            f"{name[:80]!r} is not a channel name",
-            hint="lower-case letters, digits, '.', '_' or '-', e.g. prod or staging",
-        )
-    return name
 
 
 def _reason(text: str, actor: str) -> str:
@@ -77,28 +67,6 @@ def current(session: Session, channel_id: int) -> m.ChannelAssignment | None:
     ).first()
 
 
-def refusals(session: Session, artifact: m.Artifact) -> list[str]:
-    """Why ``artifact`` may not be promoted (empty: it may)."""
-    reasons = []
-    if artifact.id in revoked_ids(session, [artifact.id]):
-        reasons.append("it is revoked")
-    scan = session.scalars(
-        select(m.Scan).where(m.Scan.artifact_id == artifact.id).order_by(m.Scan.id.desc()).limit(1)
-    ).first()
-    if scan is None:
-        reasons.append("it was never scanned")
-    elif not scan.passed:
-        reasons.append("it fails its policy")
-    signed = session.scalars(
-        select(m.Signature.id).where(
-            m.Signature.artifact_id == artifact.id, m.Signature.kind == "signature"
-        )
-    ).first()
-    if signed is None:
-        reasons.append("it is not signed")
-    return reasons
-
-
 def _was_in(session: Session, artifact_id: int, repo_id: int, channel: str) -> bool:
     found = session.scalars(
         select(m.ChannelAssignment.id)
@@ -130,7 +98,7 @@ def promote(
         repo_name = repository_of(session, artifact, ref)
         repo = repository(session, repo_name)
         assert repo is not None
-        reasons = refusals(session, artifact)
+        reasons = refusals(session, artifact, repo_name, channel)
         if require_channel and not _was_in(
             session, artifact.id, repo.id, check_channel(require_channel)
         ):
@@ -138,7 +106,7 @@ def promote(
         if reasons:
             raise PromotionRefused(
                 f"cannot promote {artifact.digest[:19]}… to {channel}: " + "; ".join(reasons),
-                hint="sign it, scan it, fix its policy failures or pick another artifact",
+                hint="sign it with a trusted key, fix its policy failures or pick another artifact",
             )
         row = session.scalars(
             select(m.Channel).where(m.Channel.repository_id == repo.id, m.Channel.name == channel)

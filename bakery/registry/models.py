@@ -15,7 +15,7 @@ by index-only scans of the links. ``version_key`` sorts in the ecosystem's own o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -78,9 +78,15 @@ def _choice(column: str, values: tuple[str, ...]) -> CheckConstraint:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
+    #: columns added after rows of the table were first covered by audit entries: left out
+    #: of :meth:`content` while NULL, so that a row covered before the column existed still
+    #: hashes the same after the migration that added it
+    LATE_COLUMNS: ClassVar[frozenset[str]] = frozenset()
+
     def content(self) -> dict[str, Any]:
         """Every column's value (what an audit entry's row hash covers)."""
-        return {c.key: getattr(self, c.key) for c in self.__mapper__.column_attrs}
+        values = {c.key: getattr(self, c.key) for c in self.__mapper__.column_attrs}
+        return {k: v for k, v in values.items() if v is not None or k not in self.LATE_COLUMNS}
 
 
 class Artifact(Base):
@@ -270,6 +276,10 @@ class Signature(Base):
     signature_digest: Mapped[str | None] = mapped_column(String(100))
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    LATE_COLUMNS = frozenset({"predicate"})
+
+    #: the verified predicate of a scan attestation (JSON), which promotion judges
+    predicate: Mapped[str | None] = mapped_column(Text)
 
 
 class Channel(Base):
@@ -322,6 +332,55 @@ class Revocation(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     cascade: Mapped[bool] = mapped_column(Boolean)
     cause_id: Mapped[int | None] = mapped_column(ForeignKey("revocations.id"))
+
+
+class TrustedKey(Base):
+    """A public key the registry verifies signatures of ``pattern``'s repositories with.
+
+    ``pattern`` is a repository name, ``team/*`` (every repository under ``team/``) or ``*``.
+    A key stops being trusted by a :class:`KeyDistrust` row, never by an edit.
+    """
+
+    __tablename__ = "trusted_keys"
+    __table_args__ = (Index(None, "key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(255))
+    key_id: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeyDistrust(Base):
+    """The trusted key ``trusted_key_id`` is trusted no more."""
+
+    __tablename__ = "key_distrusts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trusted_key_id: Mapped[int] = mapped_column(ForeignKey("trusted_keys.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelRule(Base):
+    """What promotion to ``channel`` of ``repository`` demands; the newest row is in force.
+
+    ``required_keys`` (JSON list of key ids): each must have signed the image; ``policy``
+    (JSON, a scan policy's severity part) judges the findings of the signed scan attestation.
+    """
+
+    __tablename__ = "channel_rules"
+    __table_args__ = (Index(None, "repository", "channel", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(128))
+    required_keys: Mapped[str] = mapped_column(Text)
+    policy: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Token(Base):

@@ -17,6 +17,9 @@ from bakery.registry.facts import ArtifactFact
 from bakery.registry.record import record_artifact
 from bakery.registry.revocation import ensure_not_revoked
 from bakery.registry.signatures import record_signature, recorded_signatures
+from bakery.registry.trust import trust_on_first_use
+from bakery.sign.evidence import SignedObject
+from bakery.sign.keys import PublicKey
 
 #: (kind, predicate type) of a recorded signature or attestation
 SignatureKey = tuple[str, str | None]
@@ -39,9 +42,13 @@ class Recorder(Protocol):
         ...
 
     def record_signature(
-        self, digest: str, *, key_id: str, kind: str, predicate_type: str | None
-    ) -> int:
-        """Record a signature (or an attestation of ``predicate_type``); its audit entry."""
+        self, digest: str, signed: SignedObject, *, signer: PublicKey
+    ) -> int | None:
+        """Submit a signature or attestation as signed; the registry verifies it with the keys
+        it trusts for the repository before recording it. Its audit entry (None: it was
+        recorded before). ``signer`` is the key the bake signed with: the embedded registry
+        trusts it for a repository that has no trusted key yet (trust on first use); a
+        service trusts only the keys its admins configured."""
         ...
 
     def ensure_not_revoked(self, digest: str, *, what: str) -> None:
@@ -83,16 +90,11 @@ class LocalRecorder:
         return recorded_signatures(self._open(), digest, key_id=key_id)
 
     def record_signature(
-        self, digest: str, *, key_id: str, kind: str, predicate_type: str | None
-    ) -> int:
-        return record_signature(
-            self._open(),
-            digest,
-            key_id=key_id,
-            actor=self._actor,
-            kind=kind,
-            predicate_type=predicate_type,
-        )
+        self, digest: str, signed: SignedObject, *, signer: PublicKey
+    ) -> int | None:
+        registry = self._open()
+        trust_on_first_use(registry, digest, signer, actor=self._actor)
+        return record_signature(registry, digest, signed, actor=self._actor)
 
     def ensure_not_revoked(self, digest: str, *, what: str) -> None:
         if self._registry is None and self._url is None and not (self._root / DB_FILE).exists():

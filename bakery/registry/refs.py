@@ -17,6 +17,18 @@ MAX_REF = 512
 _BY_DIGEST = select(m.Artifact).where(m.Artifact.digest == bindparam("digest"))
 
 
+_CHANNEL = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def check_channel(name: str) -> str:
+    if _CHANNEL.fullmatch(name) is None:
+        raise UserError(
+            f"{name[:80]!r} is not a channel name",
+            hint="lower-case letters, digits, '.', '_' or '-', e.g. prod or staging",
+        )
+    return name
+
+
 def check_text(value: str, what: str, *, limit: int = 4000) -> str:
     """Free text kept in history (a reason, an actor): non-empty, bounded, no control bytes."""
     if (

@@ -100,6 +100,31 @@ class SignatureView(View):
     recorded_at: datetime
 
 
+class TrustedKeyView(View):
+    """A key trusted for a repository pattern; ``withdrawn_at`` when it is trusted no more."""
+
+    id: int
+    pattern: str
+    key_id: str
+    public_key: str
+    actor: str
+    at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+
+
+class ChannelRuleView(View):
+    """What promotion to a channel demands: signatures by each required key and a signed scan
+    whose findings pass ``policy`` (a scan policy's severity part, as JSON)."""
+
+    repository: str
+    channel: str
+    required_keys: list[str]
+    policy: dict[str, Any] | None
+    actor: str
+    at: datetime
+
+
 class BuildRow(View):
     """A recorded bake (times as ISO 8601 text, ``Z`` for UTC)."""
 

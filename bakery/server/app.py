@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bakery.errors import RegistryDBError
 from bakery.registry.db import Registry
 from bakery.server import errors, ui
-from bakery.server.api import artifacts, audit, channels, queries, tokens
+from bakery.server.api import artifacts, audit, channels, queries, tokens, trust
 from bakery.server.auth import TokenCache, new_session_key
 from bakery.server.config import ServerConfig
 from bakery.server.middleware import AccessLogAndHeaders, BodyLimit
@@ -37,7 +37,8 @@ def create_app(config: ServerConfig, registry: Registry) -> FastAPI:
         version=_version(),
         description="Provenance, lineage, channels, revocations and the audit log of baked "
         "artifacts. Authenticate with `Authorization: Bearer <token>`; roles: reader (queries), "
-        "builder (records builds and signatures), admin (promote, rollback, revoke, tokens).",
+        "builder (records builds and submits signatures to verify), admin (promote, rollback, "
+        "revoke, tokens, trusted keys, channel rules).",
         openapi_url=f"{API}/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -47,7 +48,7 @@ def create_app(config: ServerConfig, registry: Registry) -> FastAPI:
     app.state.tokens = TokenCache()
     app.state.session_key = new_session_key()
     errors.install(app)
-    for module in (artifacts, queries, channels, tokens, audit):
+    for module in (artifacts, queries, channels, trust, tokens, audit):
         app.include_router(module.router, prefix=API)
 
     @app.get("/healthz", tags=["health"], responses={503: {"model": errors.ErrorBody}})

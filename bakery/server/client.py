@@ -22,9 +22,10 @@ from bakery.server.schemas import (
     ArtifactDetail,
     AuditEntryRef,
     RevocationView,
-    SignatureIn,
     SignatureView,
+    SignedObject,
 )
+from bakery.sign.keys import PublicKey
 
 TIMEOUT = 60.0
 
@@ -60,9 +61,10 @@ class RegistryClient:
         found = self._send("GET", f"/api/v1/artifacts/{digest}/signatures", None, 200)
         return [SignatureView.model_validate(item) for item in found]
 
-    def record_signature(self, digest: str, signature: SignatureIn) -> int:
-        """Record a signature or attestation of ``digest``; the audit entry's number."""
-        body = signature.model_dump(mode="json", exclude_none=True)
+    def record_signature(self, digest: str, signed: SignedObject) -> int | None:
+        """Submit a signature or attestation of ``digest`` for the service to verify and
+        record; the audit entry's number (None: recorded before)."""
+        body = signed.model_dump(mode="json", exclude_none=True)
         sent = self._send("POST", f"/api/v1/artifacts/{digest}/signatures", body, 201)
         return AuditEntryRef.model_validate(sent).audit_entry
 
@@ -120,12 +122,9 @@ class ServiceRecorder:
         return {(s.kind, s.predicate_type) for s in found if s.key_id == key_id}
 
     def record_signature(
-        self, digest: str, *, key_id: str, kind: str, predicate_type: str | None
-    ) -> int:
-        signature = SignatureIn.model_validate(
-            {"kind": kind, "key_id": key_id, "predicate_type": predicate_type}
-        )
-        return self._client.record_signature(digest, signature)
+        self, digest: str, signed: SignedObject, *, signer: PublicKey
+    ) -> int | None:
+        return self._client.record_signature(digest, signed)
 
     def ensure_not_revoked(self, digest: str, *, what: str) -> None:
         found = self._client.revocation(digest)

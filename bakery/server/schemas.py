@@ -10,16 +10,17 @@ types are the registry's too (:mod:`bakery.registry.fields`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from bakery.registry.fields import Digest, Text64, Text100, Text255, Text512, Text4000
+from bakery.registry.fields import Text64, Text100, Text255, Text512, Text4000
 from bakery.registry.views import (
     ArtifactSummary,
     Assignment,
     AuditEntryView,
     BuildRow,
+    ChannelRuleView,
     ChannelView,
     EdgeView,
     EvidenceReport,
@@ -37,9 +38,11 @@ from bakery.registry.views import (
     ScanView,
     SignatureView,
     TokenInfo,
+    TrustedKeyView,
     VerifyView,
     VulnHit,
 )
+from bakery.sign.evidence import SignedObject
 
 __all__ = [
     "ArtifactDetail",
@@ -48,6 +51,8 @@ __all__ = [
     "AuditEntryRef",
     "AuditEntryView",
     "BuildRow",
+    "ChannelRuleRequest",
+    "ChannelRuleView",
     "ChannelView",
     "EdgeView",
     "EvidenceReport",
@@ -69,11 +74,13 @@ __all__ = [
     "Revoked",
     "RollbackRequest",
     "ScanView",
-    "SignatureIn",
     "SignatureView",
+    "SignedObject",
     "TokenCreate",
     "TokenCreated",
     "TokenInfo",
+    "TrustKeyRequest",
+    "TrustedKeyView",
     "VerifyView",
     "VulnHit",
 ]
@@ -161,13 +168,22 @@ class TokenCreated(TokenInfo):
 # -- recording (builders) -------------------------------------------------------------------
 
 
-class SignatureIn(Model):
-    kind: Literal["signature", "attestation"] = "signature"
-    key_id: Text255
-    predicate_type: Text255 | None = None
-    signature_digest: Digest | None = None
-    verified_at: AwareDatetime | None = None
+class TrustKeyRequest(Model):
+    """Trust a public key (PEM, ECDSA P-256) for a repository, ``team/*`` or ``*``."""
+
+    public_key: Annotated[str, Field(min_length=1, max_length=4096)]
+    pattern: Text255
+
+
+class ChannelRuleRequest(Model):
+    """What promotion to a channel demands: each key id in ``required_keys`` must have signed
+    the image; ``policy`` (a scan policy document) judges its signed scan findings."""
+
+    required_keys: list[Text64] = Field(default_factory=list, max_length=16)
+    policy: dict[str, Any] | None = None
 
 
 class AuditEntryRef(Model):
-    audit_entry: int
+    """The audit entry a write made; None when there was nothing new to record."""
+
+    audit_entry: int | None

@@ -122,7 +122,7 @@ def find_attestations(
             rejected.append(f"layer of type {layer.descriptor.media_type} is not a DSSE envelope")
             continue
         try:
-            verified.append(_statement(parse_envelope(layer.data), keys, digest))
+            verified.append(verified_statement(parse_envelope(layer.data), keys, digest))
         except SignatureError as e:
             rejected.append(e.message)
     bundles = _bundle_statements(source, digest, keys, rejected, signatures=False)
@@ -135,7 +135,9 @@ def find_attestations(
 _BUNDLE = "sigstore bundle: "
 
 
-def _statement(envelope: Envelope, keys: Sequence[PublicKey], digest: str) -> VerifiedStatement:
+def verified_statement(
+    envelope: Envelope, keys: Sequence[PublicKey], digest: str
+) -> VerifiedStatement:
     """The in-toto statement about ``digest`` in ``envelope``, verified with one of ``keys``."""
     payload, key = verify_envelope(envelope, keys)
     if envelope.payload_type != INTOTO_PAYLOAD_TYPE:
@@ -165,7 +167,7 @@ def _bundle_statements(
                 continue
             if _is_signature(found) != signatures:
                 continue
-            verified.append(_statement(found, keys, digest))
+            verified.append(verified_statement(found, keys, digest))
         except SignatureError as e:
             rejected.append(_BUNDLE + e.message)
     return verified

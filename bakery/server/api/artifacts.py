@@ -91,19 +91,13 @@ def signatures(request: Request, _: Reader, digest: DigestPath) -> list[s.Signat
 
 @router.post("/artifacts/{digest}/signatures", status_code=201)
 def add_signature(
-    request: Request, who: Builder, digest: DigestPath, body: s.SignatureIn
+    request: Request, who: Builder, digest: DigestPath, body: s.SignedObject
 ) -> s.AuditEntryRef:
-    """Record a signature or attestation of the artifact (builder)."""
-    seq = record_signature(
-        registry(request),
-        digest,
-        key_id=body.key_id,
-        actor=who.actor,
-        kind=body.kind,
-        predicate_type=body.predicate_type,
-        signature_digest=body.signature_digest,
-        verified_at=body.verified_at,
-    )
+    """Submit a signature (cosign's simple signing payload and its signature) or an
+    attestation (its DSSE envelope) of the artifact (builder). The service verifies it with
+    the keys trusted for the artifact's repository and records what it proves, with its own
+    ``verified_at``; what no trusted key verifies is refused (400)."""
+    seq = record_signature(registry(request), digest, body, actor=who.actor)
     return s.AuditEntryRef(audit_entry=seq)
 
 
