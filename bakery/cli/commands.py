@@ -104,13 +104,15 @@ def bake_command(
     store = Store.open(store_dir)
     publishing = PublishOptions(sign=not no_sign, key=key, push=push_to, insecure=insecure)
     environ = dict(os.environ)
-    recorder = None if no_record else open_recorder(store, environ, database_url, registry_url)
-    context = PublishContext(store, environ, Path.home(), recorder, ConsoleReporter(err))
+    # opened with --no-record too: a base revoked in the registry is refused either way
+    recorder = open_recorder(store, environ, database_url, registry_url)
+    context = PublishContext(
+        store, environ, Path.home(), recorder, ConsoleReporter(err), record=not no_record
+    )
     try:
         _bake(recipe, context, publishing, no_cache, locked, no_scan, policy, as_json)
     finally:
-        if recorder is not None:
-            recorder.close()
+        recorder.close()
 
 
 def _bake(

@@ -68,14 +68,16 @@ class Published(BaseModel):
 
 @dataclass(frozen=True)
 class Context:
-    """Where a bake ran: the store, the environment, the user's home (for credentials), where
-    its records go (None: ``--no-record``) and where progress goes."""
+    """Where a bake ran: the store, the environment, the user's home (for credentials), the
+    metadata registry (None: none at all), whether the bake is recorded there (false:
+    ``--no-record``, which still asks it whether a base is revoked) and where progress goes."""
 
     store: Store
     environ: Mapping[str, str]
     home: Path
     recorder: Recorder | None = None
     reporter: Reporter = field(default_factory=SilentReporter)
+    record: bool = True
 
     @contextmanager
     def stage(self, recipe: str, name: str, detail: str) -> Iterator[None]:
@@ -123,7 +125,7 @@ def publish(
                 "development_key": notice is not None,
             }
         )
-    if context.recorder is not None:
+    if context.recorder is not None and context.record:
         with context.stage(result.name, "record", context.recorder.where):
             entry = _record(
                 context.recorder, context.store, result, recipe_path, signer, started, finished
@@ -242,8 +244,14 @@ def check_base(context: Context, base: BaseToCheck) -> None:
     """Refuse a base before anything is built on it: one not signed by a key its recipe's
     ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked."""
     _check_signed(context.store, base)
-    if context.recorder is not None:
-        context.recorder.ensure_not_revoked(base.digest, what=f"base {base.ref}")
+    asked = context.recorder is not None and context.recorder.ensure_not_revoked(
+        base.digest, what=f"base {base.ref}"
+    )
+    if not asked and not context.record:
+        context.reporter.warning(
+            f"base {base.ref} was not checked for revocation: there is no metadata registry "
+            "(no bakery.db in the store, no --database-url or --registry-url)"
+        )
 
 
 def _check_signed(store: Store, base: BaseToCheck) -> None:

@@ -51,8 +51,9 @@ class Recorder(Protocol):
         service trusts only the keys its admins configured."""
         ...
 
-    def ensure_not_revoked(self, digest: str, *, what: str) -> None:
-        """Raise a UserError naming the revocation when ``digest`` is revoked."""
+    def ensure_not_revoked(self, digest: str, *, what: str) -> bool:
+        """Raise a UserError naming the revocation when ``digest`` is revoked; False when
+        there is no registry to ask (nothing recorded, so nothing revoked)."""
         ...
 
     def close(self) -> None: ...
@@ -96,10 +97,11 @@ class LocalRecorder:
         trust_on_first_use(registry, digest, signer, actor=self._actor)
         return record_signature(registry, digest, signed, actor=self._actor)
 
-    def ensure_not_revoked(self, digest: str, *, what: str) -> None:
+    def ensure_not_revoked(self, digest: str, *, what: str) -> bool:
         if self._registry is None and self._url is None and not (self._root / DB_FILE).exists():
-            return
+            return False
         ensure_not_revoked(self._open(), digest, what=what)
+        return True
 
     def close(self) -> None:
         if self._registry is not None:

@@ -126,10 +126,11 @@ class ServiceRecorder:
     ) -> int | None:
         return self._client.record_signature(digest, signed)
 
-    def ensure_not_revoked(self, digest: str, *, what: str) -> None:
+    def ensure_not_revoked(self, digest: str, *, what: str) -> bool:
         found = self._client.revocation(digest)
         if found is not None:
             raise revoked_error(what, digest, found.reason, found.actor, found.at)
+        return True
 
     def close(self) -> None:
         self._client.close()

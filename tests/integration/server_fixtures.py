@@ -37,9 +37,11 @@ from bakery.registry.facts import (
     ScanFact,
 )
 from bakery.registry.record import record_artifact
-from bakery.registry.signatures import SLSA_PROVENANCE, record_signature
+from bakery.registry.signatures import record_signature
 from bakery.registry.tokens import create_token
+from bakery.registry.trust import trust_key
 from bakery.store import Store
+from tests.evidence import TEST_KEY, provenance_attestation, scan_attestation, signature
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -210,15 +212,16 @@ def plant(registry: Registry, store_root: Path) -> Planted:
     with registry.write() as session:
         for fact in facts:
             record_artifact(session, fact, actor="planter")
-    for ref in (p.base, p.nginx, p.tool):
-        record_signature(registry, ref, key_id="SHA256:test-key", actor="planter")
+    trust_key(registry, TEST_KEY.public_key, "*", actor="planter")
+    names = {p.base: "golden/debian-base", p.nginx: "golden/nginx", p.tool: "tools/jq"}
+    for ref, name in names.items():
+        record_signature(registry, ref, signature(name, ref), actor="planter")
+        verdict = ref != p.tool
+        record_signature(
+            registry, ref, scan_attestation(name, ref, passed=verdict), actor="planter"
+        )
     record_signature(
-        registry,
-        p.base,
-        key_id="SHA256:test-key",
-        actor="planter",
-        kind="attestation",
-        predicate_type=SLSA_PROVENANCE,
+        registry, p.base, provenance_attestation(names[p.base], p.base), actor="planter"
     )
     return p
 

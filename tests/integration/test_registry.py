@@ -36,7 +36,9 @@ from bakery.registry.facts import (
 )
 from bakery.registry.record import disk_facts, record_artifact
 from bakery.registry.tags import add_rule
+from bakery.registry.trust import trust_key
 from tests.conftest import bakery
+from tests.evidence import TEST_KEY, provenance_attestation, scan_attestation, signature
 from tests.integration.pg_fixtures import postgres_server, postgres_url  # noqa: F401
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -187,8 +189,14 @@ def populate(registry: Registry) -> None:
     )
 
 
-def sign(registry: Registry, i: int) -> None:
-    signatures.record_signature(registry, digest(i), key_id="cosign.pub", actor="ci")
+def sign(registry: Registry, i: int, *, scan: bool | None = True) -> None:
+    """The test key (trusted for every repository) signs image ``i`` and, unless ``scan`` is
+    None, attests a scan whose verdict is ``scan``."""
+    trust_key(registry, TEST_KEY.public_key, "*", actor="ci")
+    signatures.record_signature(registry, digest(i), signature("test/image", digest(i)), actor="ci")
+    if scan is not None:
+        attested = scan_attestation("test/image", digest(i), passed=scan)
+        signatures.record_signature(registry, digest(i), attested, actor="ci")
 
 
 # -- queries -------------------------------------------------------------------------------
@@ -302,14 +310,8 @@ def test_evidence_report(db: tuple[Registry, Path, str | None]) -> None:
     populate(registry)
     record(registry, image(5, "golden/unscanned", (LIBC,), scanned=False))
     sign(registry, 1)
-    signatures.record_signature(
-        registry,
-        digest(1),
-        key_id="k",
-        actor="ci",
-        kind="attestation",
-        predicate_type=signatures.SLSA_PROVENANCE,
-    )
+    provenance = provenance_attestation("test/image", digest(1))
+    signatures.record_signature(registry, digest(1), provenance, actor="ci")
     channels.promote(registry, digest(1), "prod", reason="r", actor="rm")
     revocation.revoke(registry, digest(1), reason="CVE", actor="sec", cascade=False)
     with registry.read() as s:
@@ -337,13 +339,13 @@ def test_promotion_refusals(db: tuple[Registry, Path, str | None]) -> None:
     populate(registry)
     record(registry, image(6, "golden/failing", (LIBC,), passed=False))
     record(registry, image(7, "golden/unscanned", (LIBC,), scanned=False))
-    sign(registry, 6)
-    sign(registry, 7)
-    with pytest.raises(PromotionRefused, match="not signed"):
+    sign(registry, 6, scan=False)
+    sign(registry, 7, scan=None)
+    with pytest.raises(PromotionRefused, match="not signed by a trusted key"):
         channels.promote(registry, digest(1), "prod", reason="r", actor="rm")
-    with pytest.raises(PromotionRefused, match="fails its policy"):
+    with pytest.raises(PromotionRefused, match="signed scan fails the recipe's policy"):
         channels.promote(registry, digest(6), "prod", reason="r", actor="rm")
-    with pytest.raises(PromotionRefused, match="never scanned"):
+    with pytest.raises(PromotionRefused, match="no scan attestation signed by a trusted key"):
         channels.promote(registry, digest(7), "prod", reason="r", actor="rm")
     sign(registry, 1)
     with pytest.raises(PromotionRefused, match="never in staging"):
@@ -462,7 +464,7 @@ def test_tokens_are_hashed_and_checked(db: tuple[Registry, Path, str | None]) ->
     past = datetime.now(UTC) - timedelta(days=1)
     expired, _ = tokens.create_token(registry, "old", "reader", actor="admin", expires_at=past)
     assert tokens.authenticate(registry, expired) is None
-    secret = raw.rsplit("_", 1)[1]
+    secret = raw.split("_", 2)[2]  # the secret itself may hold "_"
     with registry.read() as s:
         for row in s.scalars(select(m.Token)):
             assert secret.encode() not in bytes(row.secret_hash)
@@ -492,7 +494,8 @@ def test_audit_log_proofs_and_checkpoints(db: tuple[Registry, Path, str | None])
     _all_writes(registry)
     with registry.read() as s:
         kinds = [k for k in s.scalars(select(m.AuditEntry.kind).order_by(m.AuditEntry.seq))]
-        assert kinds == ["bake"] * 4 + ["signature"] * 2 + ["promotion"] * 2 + [
+        signed = ["signature", "attestation"] * 2
+        assert kinds == ["bake"] * 4 + ["trust", *signed] + ["promotion"] * 2 + [
             "revocation",
             "token",
         ]
@@ -587,10 +590,10 @@ def test_audit_detects_a_rewritten_history(db: tuple[Registry, Path, str | None]
     with registry.read() as s:
         assert verify_log(s, registry.signer.verifier, trusted=trusted).ok
     with registry.write() as s:  # drop the last entry and everything that vouched for it
-        s.execute(delete(m.AuditEntry).where(m.AuditEntry.seq == 9))
-        s.execute(delete(m.AuditNode).where(m.AuditNode.pos.in_([9, (1 << 48) | 4])))
-        s.execute(delete(m.AuditCheckpoint).where(m.AuditCheckpoint.size == 10))
-        s.execute(update(m.AuditHead).values(size=9))
+        s.execute(delete(m.AuditEntry).where(m.AuditEntry.seq == 12))
+        s.execute(delete(m.AuditNode).where(m.AuditNode.pos.in_([12])))  # it completed no subtree
+        s.execute(delete(m.AuditCheckpoint).where(m.AuditCheckpoint.size == 13))
+        s.execute(update(m.AuditHead).values(size=12))
         s.execute(delete(m.Token))
     with registry.read() as s:
         report = verify_log(s, registry.signer.verifier, trusted=trusted)
@@ -605,7 +608,7 @@ def test_audit_verify_after_a_trust_anchor(db: tuple[Registry, Path, str | None]
     trusted = store / "trusted"
     with registry.read() as s:
         first = verify_log(s, registry.signer.verifier, trusted=trusted)
-    assert first.ok and first.checkpoints == 10 and first.consistent_with is None
+    assert first.ok and first.checkpoints == 13 and first.consistent_with is None
     tokens.create_token(registry, "later", "reader", actor="root")
     with registry.read() as s:
         second = verify_log(s, registry.signer.verifier, trusted=trusted)
@@ -615,12 +618,12 @@ def test_audit_verify_after_a_trust_anchor(db: tuple[Registry, Path, str | None]
             for raw in json.loads(bytes(data))["rows"]
         ]
         assert current_digests(s, covered) == [current_digest(s, c) for c in covered]
-    assert second.ok and second.checkpoints == 2 and second.consistent_with == 10
+    assert second.ok and second.checkpoints == 2 and second.consistent_with == 13
     assert second.rows_checked == first.rows_checked + 1 == len(covered)
     with registry.write() as s:  # a forged note on the newest checkpoint
         newest = s.scalars(select(m.AuditCheckpoint).order_by(m.AuditCheckpoint.id.desc())).first()
         assert newest is not None
-        newest.note = newest.note.replace("\n11\n", "\n12\n")
+        newest.note = newest.note.replace("\n14\n", "\n15\n")
     with registry.read() as s:
         third = verify_log(s, registry.signer.verifier, trusted=trusted)
     assert any("checkpoint" in p for p in third.problems), third.problems

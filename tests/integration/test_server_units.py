@@ -152,6 +152,7 @@ def test_ui_escapes_recorded_text(tmp_path: Path) -> None:
     """Names, tags and reasons recorded by a builder are shown as text, never as markup."""
     from bakery.registry.channels import promote
     from bakery.registry.signatures import record_signature
+    from tests.evidence import signature
     from tests.integration.server_fixtures import plant
 
     store = tmp_path / ".bakery"
@@ -159,7 +160,7 @@ def test_ui_escapes_recorded_text(tmp_path: Path) -> None:
     try:
         planted = plant(registry, store)
         hostile = '<img src=x onerror="alert(1)">'
-        record_signature(registry, planted.app, key_id=hostile, actor=hostile)
+        record_signature(registry, planted.app, signature("team/app", planted.app), actor=hostile)
         promote(registry, planted.base, "prod", reason=hostile, actor=hostile)
         token, _ = create_token(registry, "unit", "reader", actor="test")
         app = create_app(ServerConfig(store_root=store), registry)

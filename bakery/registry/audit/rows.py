@@ -34,6 +34,9 @@ TABLES: dict[str, type[m.Base]] = {
         m.ChannelAssignment,
         m.Revocation,
         m.Token,
+        m.TrustedKey,
+        m.KeyDistrust,
+        m.ChannelRule,
     )
 }
 
