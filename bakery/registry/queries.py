@@ -304,7 +304,7 @@ def provenance_of(session: Session, artifact: m.Artifact) -> ProvenanceView:
     signed = signatures_of(session, artifact.id)
     return ProvenanceView(
         builds=builds(session, m.Build.artifact_id == artifact.id, limit=100),
-        attestations=[v for v in signed if v.kind == "attestation"],
+        attestations=[v for v in signed if v.predicate_type == SLSA_PROVENANCE],
         parents=parents_of(session, artifact),
     )
 

@@ -122,9 +122,24 @@ def test_a_revoked_base_is_refused(tmp_path: Path) -> None:
     verified = bakery("verify", "test/child:1", "--store", store, "--key", pub)
     assert verified.returncode == 1  # its base is revoked
     assert "revocation: revoked in the metadata registry" in verified.stderr
-    refused = bakery("bake", recipes / "child.yaml", "--store", store, "--no-cache", env=SDE)
-    assert refused.returncode == 2, refused.stderr
-    assert "is revoked (leaked key" in refused.stderr and "Traceback" not in refused.stderr
+    for extra in ((), ("--no-record",)):  # --no-record records nothing, but still asks
+        refused = bakery(
+            "bake", recipes / "child.yaml", "--store", store, "--no-cache", *extra, env=SDE
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "is revoked (leaked key" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_no_record_without_a_registry_warns_that_revocation_was_not_checked(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / ".bakery"
+    recipes = _recipes(tmp_path)
+    _bake(recipes / "static-hello.yaml", "--no-record", store=store)
+    child = bakery("bake", recipes / "child.yaml", "--store", store, "--no-record", env=SDE)
+    assert child.returncode == 0, child.stderr
+    assert f"base {HELLO}:1.0 was not checked for revocation" in child.stderr
+    assert not (store / "bakery.db").exists()
 
 
 def test_a_base_must_be_signed_by_the_keys_the_recipe_names(tmp_path: Path) -> None:
@@ -181,15 +196,33 @@ def test_registry_url_records_on_a_running_service(tmp_path: Path) -> None:
         assert missing.returncode == 2 and "BAKERY_REGISTRY_TOKEN" in missing.stderr
 
         env = {"BAKERY_REGISTRY_TOKEN": builder}
+        # the service trusts no key yet: it records the build, and refuses the signatures
+        untrusted = bakery(
+            "bake", recipe, "--store", store, "--registry-url", url, "--json", env={**SDE, **env}
+        )
+        assert untrusted.returncode == 2, untrusted.stderr
+        assert "no key is trusted for golden/static-hello" in untrusted.stderr
+        assert "Traceback" not in untrusted.stderr
+        import httpx
+
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as api:
+            pem = (store / "keys" / "cosign.pub").read_text()
+            body = {"public_key": pem, "pattern": "golden/*"}
+            assert api.post("/api/v1/trusted-keys", json=body).status_code == 201
         result = _bake(recipe, "--registry-url", url, store=store, env=env)
         assert not (store / "bakery.db").exists()  # recorded there, not here
-        import httpx
 
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {builder}"}) as api:
             artifact = api.get(f"/api/v1/artifacts/{result['digest']}")
             assert artifact.status_code == 200, artifact.text
             signatures = api.get(f"/api/v1/artifacts/{result['digest']}/signatures").json()
         assert sorted(s["kind"] for s in signatures) == ["attestation"] * 3 + ["signature"]
+        assert all(s["verified_at"] for s in signatures)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as api:
+            promoted = api.post(
+                "/api/v1/channels/prod/promote", json={"ref": result["digest"], "reason": "ok"}
+            )
+            assert promoted.status_code == 201, promoted.text
         _bake(recipe, "--registry-url", url, store=store, env=env)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {builder}"}) as api:
             assert len(api.get(f"/api/v1/artifacts/{result['digest']}/signatures").json()) == 4

@@ -20,6 +20,7 @@ from bakery.errors import AuthError, RegistryDBError
 from bakery.registry.audit import merkle
 from bakery.registry.facts import ArtifactFact, FindingFact, ParentFact, ScanFact
 from bakery.server.client import RegistryClient
+from tests.evidence import signature
 from tests.integration.pg_fixtures import postgres_server
 from tests.integration.server_fixtures import (
     PLANTED,
@@ -350,10 +351,9 @@ def test_builder_records_a_build_and_signature(live_server: LiveServer) -> None:
         assert_error(naive, 422)
         extra = builder.post("/api/v1/builds", json={**body, "surprise": 1})
         assert_error(extra, 422)
-        sig = builder.post(
-            f"/api/v1/artifacts/{digest(500)}/signatures", json={"key_id": "SHA256:ci"}
-        )
-        assert sig.status_code == 201
+        signed = signature("team/recorded", digest(500))
+        sig = builder.post(f"/api/v1/artifacts/{digest(500)}/signatures", json=signed.model_dump())
+        assert sig.status_code == 201, sig.text
         found = reader.get("/api/v1/packages/search", params={"name": "recorded-lib"}).json()
         assert [h["digest"] for h in found["items"]] == [digest(500)]
         impact = reader.get("/api/v1/vulnerabilities/CVE-2099-0001/artifacts").json()
