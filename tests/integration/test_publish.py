@@ -207,7 +207,7 @@ def test_registry_url_records_on_a_running_service(tmp_path: Path) -> None:
 
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as api:
             pem = (store / "keys" / "cosign.pub").read_text()
-            body = {"public_key": pem, "pattern": "golden/*"}
+            body = {"public_key": pem, "pattern": "*"}
             assert api.post("/api/v1/trusted-keys", json=body).status_code == 201
         result = _bake(recipe, "--registry-url", url, store=store, env=env)
         assert not (store / "bakery.db").exists()  # recorded there, not here

@@ -861,3 +861,44 @@ def test_two_writers_with_their_own_keys(
         both = verify_log(s, trusted_verifiers(store, registry.signer))
         assert both.ok, both.problems
         assert both.size == 3 and both.checkpoints == 3
+
+
+def test_the_evidence_migration_keeps_the_audit_log_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signature covered by an audit entry at 0001 (its hash over every column the table
+    had then) still verifies after the upgrade that added ``signatures.predicate``."""
+    from alembic import command
+    from sqlalchemy import insert
+
+    from bakery.registry.audit.log import append
+    from bakery.registry.audit.rows import canonical, sha256
+    from bakery.registry.db import _alembic_config, now
+
+    store = tmp_path / ".bakery"
+    registry = open_registry(store)
+    try:
+        populate(registry)
+        config = _alembic_config()
+        with registry.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+        table = m.Signature.__table__
+        old = [c for c in table.c if c.key != "predicate"]
+        with registry.write() as session:  # as the registry wrote a signature at 0001
+            at = now()
+            values = {"artifact_id": 1, "kind": "signature", "key_id": "old", "recorded_at": at}
+            session.execute(insert(table).values(values))
+            row = session.execute(select(*old)).one()._asdict()
+            covered = Covered("signatures", {"id": row["id"]}, sha256(canonical(row)))
+            append(session, kind="signature", actor="ci", at=at, subject={}, rows=[covered])
+        with registry.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        with registry.read() as s:
+            assert verify_log(s, registry.signer.verifier).ok
+        monkeypatch.setattr(m.Signature, "LATE_COLUMNS", frozenset())
+        with registry.read() as s:  # the negative control: NULL predicate hashed in
+            assert not verify_log(s, registry.signer.verifier).ok
+    finally:
+        registry.dispose()
