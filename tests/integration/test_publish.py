@@ -206,6 +206,12 @@ def test_registry_url_records_on_a_running_service(tmp_path: Path) -> None:
         import httpx
 
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as api:
+            # recorded, with a scan the build claims passed: no evidence, so not promotable
+            listed = api.get("/api/v1/artifacts", params={"name": "golden/static-hello"}).json()
+            digest = listed["items"][0]["digest"]
+            refused = api.post("/api/v1/channels/prod/promote", json={"ref": digest, "reason": "x"})
+            assert refused.status_code == 409, refused.text
+            assert "no key is trusted for golden/static-hello" in refused.json()["error"]["message"]
             pem = (store / "keys" / "cosign.pub").read_text()
             body = {"public_key": pem, "pattern": "*"}
             assert api.post("/api/v1/trusted-keys", json=body).status_code == 201
