@@ -23,7 +23,14 @@ from bakery.oci.mediatypes import CONFIG_TYPES
 from bakery.oci.model import ImageManifest
 from bakery.pipeline.bake import BakeOptions, bake
 from bakery.pipeline.publish import Context as PublishContext
-from bakery.pipeline.publish import Published, PublishOptions, check_base, publish
+from bakery.pipeline.publish import (
+    Published,
+    PublishOptions,
+    check_base,
+    check_revoked,
+    check_tags,
+    publish,
+)
 from bakery.recipe.loader import LoadedRecipe
 from bakery.recipe.lock import lock_path_for, render_lock, write_lock
 from bakery.recipe.schema import render_schema
@@ -153,6 +160,8 @@ def _bake(
         reporter=context.reporter,
         on_baked=on_baked,
         check_base=partial(check_base, context),
+        check_revoked=partial(check_revoked, context),
+        check_tags=partial(check_tags, context),
     )
     result = bake(recipe, options)
     if as_json:

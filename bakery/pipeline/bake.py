@@ -45,6 +45,7 @@ from bakery.recipe.source import SourceInfo, describe
 from bakery.result import (
     BakeResult,
     BaseResult,
+    DiskResult,
     LayerResult,
     OutputResult,
     PackerResult,
@@ -99,6 +100,12 @@ class BakeOptions:
     on_baked: Callable[[BakeResult, LoadedRecipe, datetime], None] | None = None
     #: called before a bake builds on a base image; raises to refuse it (revoked, unsigned)
     check_base: Callable[[BaseToCheck], None] | None = None
+    #: called with a parent recipe's ref and digest before anything about it is published
+    #: again; raises to refuse it (revoked)
+    check_revoked: Callable[[str, str], None] | None = None
+    #: called with the tags a bake is about to set (``repo:tag`` → digest) before any is
+    #: set; raises to refuse them (an immutable tag would move)
+    check_tags: Callable[[Mapping[str, str]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +157,13 @@ class Bake:
     def run(self) -> BakeResult:
         started = datetime.now(UTC)
         result = self._run()
+        self._publish(result, started)
+        return result
+
+    def _publish(self, result: BakeResult, started: datetime) -> None:
+        """Hand the result to ``on_baked`` (sign, record, push)."""
         if self.options.on_baked is not None and not self.options.lock_mode:
             self.options.on_baked(result, self.loaded, started)
-        return result
 
     def _run(self) -> BakeResult:
         with self.store.work_dir() as work_dir:
@@ -184,14 +195,15 @@ class Bake:
                 with self._stage("scan", "SBOM, vulnerabilities, secrets, misconfig, policy"):
                     scan = self._scan(manifests, config_desc, config)
             with self._stage("store", "no tags (lock)" if self.options.lock_mode else "tags"):
-                outputs = self._store(manifests)
-                disk_results = disk_stage.store_disks(
+                stored_disks = disk_stage.store_disks(
                     disk_ctx,
                     disks,
                     subject=manifests[0][0],
                     annotations=self._annotations(source),
                     tag=not self.options.lock_mode,
                 )
+                outputs = self._store(manifests, stored_disks)
+                disk_results = [disk for disk, _ in stored_disks]
             self._work.keep(self._diffs())
         result = self._result(source, config_desc, outputs, tests, plan, scan)
         return result.model_copy(update={"disks": tuple(disk_results), "packer": tuple(packer)})
@@ -279,8 +291,14 @@ class Bake:
         oci = self.store.oci
         kind: Literal["image", "recipe"] = "recipe"
         if isinstance(base, RecipeBase):
-            parent = self._bake_parent(base)
+            started = datetime.now(UTC)
+            parent_bake = self._parent(base)
+            parent = parent_bake._run()
             ref, digest = parent.tags[0] if parent.tags else parent.name, parent.digest
+            # a revoked parent is refused before it is signed or recorded again
+            if self.options.check_revoked is not None:
+                self.options.check_revoked(ref, digest)
+            parent_bake._publish(parent, started)
             self.lineage = [
                 BaseResult(kind="recipe", name=parent.name, digest=parent.digest),
                 *parent.lineage,
@@ -325,7 +343,7 @@ class Bake:
                 hint=f"run `bakery lock {self.loaded.path}` to accept the new base",
             )
 
-    def _bake_parent(self, base: RecipeBase) -> BakeResult:
+    def _parent(self, base: RecipeBase) -> Bake:
         if base.recipe in self.stack:
             cycle = " → ".join([*self.stack, base.recipe])
             raise self.loaded.error_at(("base", "recipe"), f"inheritance cycle: {cycle}")
@@ -336,7 +354,7 @@ class Bake:
                 f"no recipe named '{base.recipe}' in {self.loaded.directory}",
                 hint="base.recipe names another recipe's `name:`; keep it in the same directory",
             )
-        return Bake(load_recipe(path), self.options, stack=self.stack).run()
+        return Bake(load_recipe(path), self.options, stack=self.stack)
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -579,14 +597,22 @@ class Bake:
 
     # -- store ----------------------------------------------------------------------------
 
-    def _store(self, manifests: list[_Manifest]) -> list[OutputResult]:
-        results = []
-        for desc, tags, compression in manifests:
-            if not self.options.lock_mode:
-                for tag in tags:
-                    self.store.oci.tag(tag, desc)
-            results.append(OutputResult(digest=desc.digest, tags=tags, compression=compression))
-        return results
+    def _store(
+        self, manifests: list[_Manifest], disks: list[tuple[DiskResult, Descriptor]]
+    ) -> list[OutputResult]:
+        """Tag the images and disks: all of them, or (when one may not move) none."""
+        setting = (
+            [] if self.options.lock_mode else [(t, d) for d, tags, _ in manifests for t in tags]
+        )
+        setting += [(tag, desc) for disk, desc in disks for tag in disk.tags]
+        if self.options.check_tags is not None and setting:
+            self.options.check_tags({tag: desc.digest for tag, desc in setting})
+        for tag, desc in setting:
+            self.store.oci.tag(tag, desc)
+        return [
+            OutputResult(digest=desc.digest, tags=tags, compression=compression)
+            for desc, tags, compression in manifests
+        ]
 
     def _result(
         self,

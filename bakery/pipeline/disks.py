@@ -244,8 +244,10 @@ def store_disks(
     subject: Descriptor,
     annotations: dict[str, str],
     tag: bool,
-) -> list[DiskResult]:
-    """Store every disk file (unless cached) and its manifest, and tag it; their results."""
+) -> list[tuple[DiskResult, Descriptor]]:
+    """Store every disk file (unless cached) and its manifest; their results (with the tags
+    to set, when ``tag``) and manifests. The caller sets the tags, once every tag of the bake
+    is known to be movable."""
     name = ctx.loaded.recipe.name
     results = []
     for disk in disks:
@@ -260,21 +262,17 @@ def store_disks(
             ctx.layout, layer, subject=subject, annotations=annotations
         )
         tags = tuple(f"{name}:{t}" for t in disk.output.disk.tags)
-        if tag:
-            for ref in tags:
-                ctx.layout.tag(ref, desc)
         facts = layer.annotations or {}
-        results.append(
-            DiskResult(
-                digest=desc.digest,
-                tags=tags if tag else (),
-                format=disk.output.disk.format,
-                boot=disk.output.disk.boot,
-                file_digest=facts.get(artifact.ANN_DIGEST, layer.digest),
-                file_size=int(facts.get(artifact.ANN_FILE_SIZE, layer.size)),
-                raw_digest=facts[artifact.ANN_RAW_DIGEST],
-                raw_size=int(facts[artifact.ANN_RAW_SIZE]),
-                cached=disk.built is None,
-            )
+        result = DiskResult(
+            digest=desc.digest,
+            tags=tags if tag else (),
+            format=disk.output.disk.format,
+            boot=disk.output.disk.boot,
+            file_digest=facts.get(artifact.ANN_DIGEST, layer.digest),
+            file_size=int(facts.get(artifact.ANN_FILE_SIZE, layer.size)),
+            raw_digest=facts[artifact.ANN_RAW_DIGEST],
+            raw_size=int(facts[artifact.ANN_RAW_SIZE]),
+            cached=disk.built is None,
         )
+        results.append((result, desc))
     return results

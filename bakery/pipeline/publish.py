@@ -240,6 +240,19 @@ def _record(
     return entry
 
 
+def check_revoked(context: Context, ref: str, digest: str) -> None:
+    """Refuse a parent recipe's image the metadata registry knows as revoked, before it is
+    signed or recorded again."""
+    if context.recorder is not None:
+        context.recorder.ensure_not_revoked(digest, what=f"base {ref}")
+
+
+def check_tags(context: Context, moves: Mapping[str, str]) -> None:
+    """Refuse, before anything is tagged, to move a tag the registry's rules make immutable."""
+    if context.recorder is not None:
+        context.recorder.ensure_tags_movable(moves)
+
+
 def check_base(context: Context, base: BaseToCheck) -> None:
     """Refuse a base before anything is built on it: one not signed by a key its recipe's
     ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked."""

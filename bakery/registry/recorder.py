@@ -17,6 +17,7 @@ from bakery.registry.facts import ArtifactFact
 from bakery.registry.record import record_artifact
 from bakery.registry.revocation import ensure_not_revoked
 from bakery.registry.signatures import record_signature, recorded_signatures
+from bakery.registry.tags import ensure_movable
 from bakery.registry.trust import trust_on_first_use
 from bakery.sign.evidence import SignedObject
 from bakery.sign.keys import PublicKey
@@ -56,6 +57,11 @@ class Recorder(Protocol):
         there is no registry to ask (nothing recorded, so nothing revoked)."""
         ...
 
+    def ensure_tags_movable(self, moves: Mapping[str, str]) -> None:
+        """Raise ImmutableTag when a tag of ``moves`` (``repo:tag`` → digest) is protected by
+        a tag rule and points at another artifact (called before anything is tagged)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -75,6 +81,10 @@ class LocalRecorder:
     @property
     def where(self) -> str:
         return "--database-url" if self._url else DB_FILE
+
+    def _nothing_recorded(self) -> bool:
+        """No database here yet: nothing can be revoked, no tag protected."""
+        return self._registry is None and self._url is None and not (self._root / DB_FILE).exists()
 
     def _open(self) -> Registry:
         if self._registry is None:
@@ -98,10 +108,15 @@ class LocalRecorder:
         return record_signature(registry, digest, signed, actor=self._actor)
 
     def ensure_not_revoked(self, digest: str, *, what: str) -> bool:
-        if self._registry is None and self._url is None and not (self._root / DB_FILE).exists():
+        if self._nothing_recorded():
             return False
         ensure_not_revoked(self._open(), digest, what=what)
         return True
+
+    def ensure_tags_movable(self, moves: Mapping[str, str]) -> None:
+        if self._nothing_recorded():
+            return
+        ensure_movable(self._open(), moves)
 
     def close(self) -> None:
         if self._registry is not None:

@@ -8,6 +8,7 @@ where it points now. A tag whose ``repository:tag`` matches a rule's glob (e.g.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -82,6 +83,37 @@ def record_tag(
     session.add(event)
     session.flush()
     return event
+
+
+def immovable(session: Session, moves: Mapping[str, str]) -> list[str]:
+    """The tags of ``moves`` (``repo:tag`` → digest) that a rule protects and that point at
+    another artifact now: setting them would move an immutable tag."""
+    refused = []
+    for ref, digest in moves.items():
+        repo_name, tag = split_ref(ref)
+        repo = repository(session, repo_name, create=False)
+        latest = current_tag(session, repo.id, tag) if repo is not None else None
+        if latest is None or latest.artifact_id is None:
+            continue
+        now_at = session.get_one(m.Artifact, latest.artifact_id).digest
+        if now_at != digest and is_immutable(session, repo_name, tag):
+            refused.append(f"{repo_name}:{tag} (at {now_at[:19]}…)")
+    return refused
+
+
+def ensure_movable(registry: Registry, moves: Mapping[str, str]) -> None:
+    """ImmutableTag, before anything is tagged, when a tag of ``moves`` may not move."""
+    with registry.read() as session:
+        refused = immovable(session, moves)
+    if refused:
+        raise immutable_error(refused)
+
+
+def immutable_error(refused: Sequence[str]) -> ImmutableTag:
+    return ImmutableTag(
+        f"immutable tag{'s' if len(refused) > 1 else ''} would move: " + ", ".join(refused),
+        hint="bake under a new tag (immutable tags are never moved)",
+    )
 
 
 def delete_tag(session: Session, ref: str, *, actor: str, at: datetime) -> m.TagEvent:

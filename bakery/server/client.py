@@ -18,12 +18,15 @@ from bakery.errors import AuthError, RegistryDBError, UserError
 from bakery.registry.facts import ArtifactFact, Recorded
 from bakery.registry.recorder import SignatureKey
 from bakery.registry.revocation import revoked_error
+from bakery.registry.tags import immutable_error
 from bakery.server.schemas import (
     ArtifactDetail,
     AuditEntryRef,
     RevocationView,
     SignatureView,
     SignedObject,
+    TagCheck,
+    TagCheckRequest,
 )
 from bakery.sign.keys import PublicKey
 
@@ -67,6 +70,13 @@ class RegistryClient:
         body = signed.model_dump(mode="json", exclude_none=True)
         sent = self._send("POST", f"/api/v1/artifacts/{digest}/signatures", body, 201)
         return AuditEntryRef.model_validate(sent).audit_entry
+
+    def immovable(self, moves: Mapping[str, str]) -> list[str]:
+        """Which of the tags in ``moves`` may not be set (immutable, pointing elsewhere)."""
+        body = TagCheckRequest(tags=dict(moves)).model_dump(mode="json")
+        return TagCheck.model_validate(
+            self._send("POST", "/api/v1/tag-checks", body, 200)
+        ).immovable
 
     def revocation(self, digest: str) -> RevocationView | None:
         """The revocation of ``digest`` (the first), or None: not revoked, or not recorded."""
@@ -131,6 +141,11 @@ class ServiceRecorder:
         if found is not None:
             raise revoked_error(what, digest, found.reason, found.actor, found.at)
         return True
+
+    def ensure_tags_movable(self, moves: Mapping[str, str]) -> None:
+        refused = self._client.immovable(moves)
+        if refused:
+            raise immutable_error(refused)
 
     def close(self) -> None:
         self._client.close()

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from bakery.registry.fields import Text64, Text100, Text255, Text512, Text4000
+from bakery.registry.fields import Digest, Text64, Text100, Text255, Text512, Text4000
 from bakery.registry.views import (
     ArtifactSummary,
     Assignment,
@@ -76,6 +76,8 @@ __all__ = [
     "ScanView",
     "SignatureView",
     "SignedObject",
+    "TagCheck",
+    "TagCheckRequest",
     "TokenCreate",
     "TokenCreated",
     "TokenInfo",
@@ -181,6 +183,18 @@ class ChannelRuleRequest(Model):
 
     required_keys: list[Text64] = Field(default_factory=list, max_length=16)
     policy: dict[str, Any] | None = None
+
+
+class TagCheckRequest(Model):
+    """Tags a bake is about to set: ``repo:tag`` → the digest it would point at."""
+
+    tags: dict[Text512, Digest] = Field(max_length=1000)
+
+
+class TagCheck(Model):
+    """The tags that may not be set (immutable, pointing elsewhere); empty: all may."""
+
+    immovable: list[str]
 
 
 class AuditEntryRef(Model):

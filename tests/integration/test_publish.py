@@ -258,3 +258,59 @@ def test_registry_url_records_on_a_running_service(tmp_path: Path) -> None:
         assert not (store / "bakery.db").exists()
     finally:
         stop_server(proc)
+
+
+def _tag_points_at(store: Path, ref: str) -> str:
+    from bakery.oci.layout import OCILayout
+
+    return OCILayout.open(store / "oci").resolve(ref).digest
+
+
+def test_an_immutable_tag_is_not_moved_by_a_bake(tmp_path: Path) -> None:
+    """The rule is checked before anything is tagged: the store's tag stays where it was."""
+    store = tmp_path / ".bakery"
+    recipes = _recipes(tmp_path)
+    recipe = recipes / "static-hello.yaml"
+    first = _bake(recipe, store=store)
+    added = bakery("tag-rules", "add", "golden/static-hello:1.*", "--store", store)
+    assert added.returncode == 0, added.stderr
+    assert _bake(recipe, store=store)["digest"] == first["digest"]  # same image: no move
+    recipe.write_text(recipe.read_text().replace("platform}", "platform, changed: 'yes'}", 1))
+    moved = bakery("bake", recipe, "--store", store, env=SDE)
+    assert moved.returncode != 0, moved.stderr
+    assert "immutable tag would move: golden/static-hello:1.0" in moved.stderr
+    assert "Traceback" not in moved.stderr
+    assert _tag_points_at(store, f"{HELLO}:1.0") == first["digest"]
+
+
+def test_a_revoked_parent_is_not_signed_or_recorded_again(tmp_path: Path) -> None:
+    store = tmp_path / ".bakery"
+    recipes = _recipes(tmp_path)
+    (recipes / "child.yaml").write_text(
+        (recipes / "child.yaml")
+        .read_text()
+        .replace(f"{{image: '{HELLO}:1.0'}}", f"{{recipe: {HELLO}}}")
+    )
+    _bake(recipes / "child.yaml", store=store)
+    revoked = bakery("revoke", f"{HELLO}:1.0", "--reason", "bad", "--store", store)
+    assert revoked.returncode == 0, revoked.stderr
+    registry_db = open_registry(store)
+    try:
+        with registry_db.read() as session:
+            from bakery.registry import models as m
+
+            entries = session.query(m.AuditEntry).count()
+    finally:
+        registry_db.dispose()
+    index = (store / "oci" / "index.json").read_bytes()
+    refused = bakery("bake", recipes / "child.yaml", "--store", store, "--no-cache", env=SDE)
+    assert refused.returncode == 2, refused.stderr
+    assert "is revoked (bad" in refused.stderr and "Traceback" not in refused.stderr
+    assert "sign" not in [line.split()[2] for line in refused.stderr.splitlines() if "✓" in line]
+    assert (store / "oci" / "index.json").read_bytes() == index  # no tag, no signature moved
+    registry_db = open_registry(store)
+    try:
+        with registry_db.read() as session:
+            assert session.query(m.AuditEntry).count() == entries
+    finally:
+        registry_db.dispose()

@@ -13,6 +13,7 @@ from bakery.registry.queries import lineage_graph, provenance_of
 from bakery.registry.refs import MAX_REF, resolve
 from bakery.registry.revocation import revocations_of
 from bakery.registry.signatures import record_signature, signatures_of
+from bakery.registry.tags import immovable
 from bakery.server import schemas as s
 from bakery.server.deps import ERRORS, Builder, Limit, Offset, Reader, registry, store_root
 from bakery.server.store_view import image_contents
@@ -43,6 +44,14 @@ def resolve_ref(
     """The artifact a tag (``golden/nginx:1.22``), ``name@sha256:…`` or digest names."""
     with registry(request).read() as session:
         return a.summaries(session, [resolve(session, ref)])[0]
+
+
+@router.post("/tag-checks")
+def tag_check(request: Request, _: Builder, body: s.TagCheckRequest) -> s.TagCheck:
+    """Which of these tags (``repo:tag`` → digest) may not be set: a tag rule protects them and
+    they point at another artifact. A builder asks before it tags anything."""
+    with registry(request).read() as session:
+        return s.TagCheck(immovable=immovable(session, body.tags))
 
 
 @router.get("/artifacts/{digest}")
