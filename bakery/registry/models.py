@@ -325,7 +325,13 @@ class Revocation(Base):
 
 
 class Token(Base):
-    """An API token: only a salted scrypt hash of its secret is kept."""
+    """An API token: only a salted scrypt hash of its secret is kept.
+
+    Unlike the facts above, a token row changes in place: ``last_used_at`` is bookkeeping,
+    left out of what audit entries cover; a revocation sets ``revoked_at`` and ``revoked_by``
+    and is covered by its own audit entry (``audit verify`` checks a token row against the
+    latest entry that covers it, :data:`bakery.registry.audit.rows.UPDATED_IN_PLACE`).
+    """
 
     __tablename__ = "tokens"
     __table_args__ = (_choice("role", ROLES),)
@@ -339,6 +345,21 @@ class Token(Base):
     actor: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: written at most once a minute (never covered by the audit log)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
+
+    def content(self) -> dict[str, Any]:
+        """What an audit entry covers: not ``last_used_at``, and the revocation columns only
+        once set, so that a row covered before they existed (migration 0002) or before its
+        revocation hashes as it did then."""
+        values = super().content()
+        del values["last_used_at"]
+        for key in ("revoked_at", "revoked_by"):
+            if values[key] is None:
+                del values[key]
+        return values
 
 
 class AuditEntry(Base):
