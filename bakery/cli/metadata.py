@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -514,30 +514,71 @@ def tokens_group() -> None:
 @tokens_group.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["reader", "builder", "admin"]), required=True)
-@click.option("--expires-days", type=int, default=None, help="Expire after this many days.")
+@click.option(
+    "--expires-in",
+    metavar="DURATION",
+    default=None,
+    help="Expire after this long: 90m, 12h, 30d, 2w (default: 90 days).",
+)
+@click.option("--no-expiry", is_flag=True, help="Never expire (revoke it when it is done with).")
 @actor_option
 @registry_options
 def tokens_create(
-    name: str, role: str, expires_days: int | None, actor: str | None, target: Target
+    name: str,
+    role: str,
+    expires_in: str | None,
+    no_expiry: bool,
+    actor: str | None,
+    target: Target,
 ) -> None:
     """Create a token; the raw token is printed once and never stored."""
-    from bakery.registry.tokens import create_token
+    from bakery.registry.tokens import DEFAULT_LIFETIME, create_token, parse_lifetime
 
-    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    if no_expiry and expires_in is not None:
+        raise UserError("--expires-in and --no-expiry contradict each other", hint="give one")
+    lifetime = None if no_expiry else parse_lifetime(expires_in) if expires_in else DEFAULT_LIFETIME
     who = _who(actor)
-    raw, info = target.write(lambda r: create_token(r, name, role, actor=who, expires_at=expires))
-    text = f"{raw}\n(shown once: store it now; the registry keeps only its hash)"
+    raw, info = target.write(lambda r: create_token(r, name, role, actor=who, expires_at=lifetime))
+    until = f"expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else "never expires"
+    text = f"{raw}\n(shown once: store it now; the registry keeps only its hash; it {until})"
     target.emit({**info.to_json(), "token": raw}, text)
 
 
 @tokens_group.command("list")
 @registry_options
 def tokens_list(target: Target) -> None:
-    """The tokens (never their secrets)."""
-    from bakery.registry.tokens import list_tokens
+    """The tokens, revoked and expired ones too (never their secrets), with their last use."""
+    from bakery.registry.tokens import list_tokens, state
 
+    at = datetime.now(UTC)
     target.rows(
         target.write(list_tokens),
-        ["ID", "NAME", "ROLE", "CREATED BY", "CREATED", "EXPIRES"],
-        lambda t: [t.id, t.name, t.role, t.created_by, t.created_at, t.expires_at],
+        ["ID", "NAME", "ROLE", "STATE", "CREATED BY", "CREATED", "EXPIRES", "LAST USED"],
+        lambda t: [
+            t.id,
+            t.name,
+            t.role,
+            f"revoked {_when(t.revoked_at)} by {t.revoked_by}" if t.revoked_at else state(t, at),
+            t.created_by,
+            _when(t.created_at),
+            _when(t.expires_at) if t.expires_at else "never",
+            _when(t.last_used_at) if t.last_used_at else "never",
+        ],
     )
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", metavar="ID")
+@actor_option
+@registry_options
+def tokens_revoke(token_id: str, actor: str | None, target: Target) -> None:
+    """Revoke the token ID (as `tokens list` shows it) for good; the audit log records it."""
+    from bakery.registry.tokens import revoke_token
+
+    who = _who(actor)
+    info = target.write(lambda r: revoke_token(r, token_id, actor=who))
+    target.emit(info.to_json(), f"revoked token {info.id} ({info.name}, {info.role})")
+
+
+def _when(at: datetime | None) -> str:
+    return "-" if at is None else f"{at:%Y-%m-%d %H:%M}"

@@ -39,7 +39,17 @@ if TYPE_CHECKING:
 @click.option(
     "--init-admin-token",
     is_flag=True,
-    help="When no admin token exists yet, create one and print it once (bootstrap).",
+    help="When no usable admin token exists, create one and print it once (bootstrap); it "
+    "expires in 24 hours: make a lasting one with it.",
+)
+@click.option(
+    "--token-lifetime",
+    envvar="BAKERY_TOKEN_LIFETIME",
+    default="90d",
+    show_default=True,
+    metavar="DURATION",
+    help="How long a token created through the API lasts when the request does not say "
+    "(e.g. 12h, 30d, 2w; env BAKERY_TOKEN_LIFETIME).",
 )
 @click.option(
     "--trust-key",
@@ -59,14 +69,17 @@ def serve_command(
     secure_cookies: bool,
     init_admin_token: bool,
     trusted: tuple[str, ...],
+    token_lifetime: str,
     store_dir: Path,
 ) -> None:
     """Serve the registry's REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and web UI."""
     import uvicorn
 
     from bakery.registry.db import open_registry
+    from bakery.registry.tokens import parse_lifetime
     from bakery.server.app import create_app
 
+    lifetime = parse_lifetime(token_lifetime)
     registry = open_registry(store_dir, database_url, long_lived=True)
     try:
         if init_admin_token:
@@ -77,6 +90,7 @@ def serve_command(
             database_url=database_url,
             max_body_bytes=max_body,
             secure_cookies=secure_cookies,
+            token_lifetime=lifetime,
         )
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
@@ -106,17 +120,20 @@ def _trust_keys(registry: Registry, trusted: tuple[str, ...]) -> None:
 def _bootstrap_admin(registry: Registry) -> None:
     from datetime import UTC, datetime
 
-    from bakery.registry.tokens import create_token, list_tokens
+    from bakery.registry.tokens import BOOTSTRAP_LIFETIME, create_token, list_tokens, state
 
     now = datetime.now(UTC)
-    admins = [
-        t
-        for t in list_tokens(registry)
-        if t.role == "admin" and (t.expires_at is None or t.expires_at > now)
-    ]
+    admins = [t for t in list_tokens(registry) if t.role == "admin" and state(t, now) == "active"]
     if admins:
         click.echo("an admin token exists already: none created", err=True)
         return
-    raw, _ = create_token(registry, "initial-admin", "admin", actor="bakery serve")
+    raw, info = create_token(
+        registry, "initial-admin", "admin", actor="bakery serve", expires_at=BOOTSTRAP_LIFETIME
+    )
+    assert info.expires_at is not None
     click.echo(f"admin token (shown once, store it now): {raw}")
+    click.echo(
+        f"it expires in 24 hours (at {info.expires_at:%Y-%m-%d %H:%M} UTC): create a lasting "
+        "admin token with it (POST /api/v1/tokens, or bakery tokens create NAME --role admin)"
+    )
     sys.stdout.flush()

@@ -384,7 +384,13 @@ class ChannelRule(Base):
 
 
 class Token(Base):
-    """An API token: only a salted scrypt hash of its secret is kept."""
+    """An API token: only a salted scrypt hash of its secret is kept.
+
+    Unlike the facts above, a token row changes in place: ``last_used_at`` is bookkeeping,
+    left out of what audit entries cover; a revocation sets ``revoked_at`` and ``revoked_by``
+    and is covered by its own audit entry (``audit verify`` checks a token row against the
+    latest entry that covers it, :data:`bakery.registry.audit.rows.UPDATED_IN_PLACE`).
+    """
 
     __tablename__ = "tokens"
     __table_args__ = (_choice("role", ROLES),)
@@ -398,6 +404,20 @@ class Token(Base):
     actor: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: written at most once a minute (never covered by the audit log)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
+
+    #: covered only once set: a row covered before they existed (migration 0002) or before
+    #: its revocation hashes as it did then
+    LATE_COLUMNS = frozenset({"revoked_at", "revoked_by"})
+
+    def content(self) -> dict[str, Any]:
+        """What an audit entry covers: every column but ``last_used_at``."""
+        values = super().content()
+        del values["last_used_at"]
+        return values
 
 
 class AuditEntry(Base):

@@ -277,7 +277,7 @@ class Revoked(View):
 
 
 class TokenInfo(View):
-    """A token as listed: never its secret."""
+    """A token as listed: never its secret. ``last_used_at`` is exact to a minute or so."""
 
     id: str
     name: str
@@ -285,6 +285,9 @@ class TokenInfo(View):
     created_by: str
     created_at: datetime
     expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
 
 
 class AuditEntryView(View):

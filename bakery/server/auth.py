@@ -1,13 +1,20 @@
 """Who is asking: bearer tokens for the API, a signed session cookie for the web UI.
 
 Roles are ordered: an admin may do what a builder may, a builder what a reader may. A missing,
-malformed, unknown or expired token is a 401; a valid token of too small a role a 403. Neither
-the raw token nor its secret part is ever logged or echoed.
+malformed or unknown token is a 401 ("invalid"), and so are a revoked and an expired one, each
+with its own message; a valid token of too small a role a 403. Neither the raw token nor its
+secret part is ever logged or echoed.
+
+Checking a secret costs a scrypt, so :class:`TokenCache` remembers for 30 s which raw token is
+which token; it still reads the token's row on every request (one indexed read), so that a
+revocation, made by this process or any other (the CLI, another replica), takes effect on the
+next request. The same read says when the token was last noted as used: it is written again at
+most once a minute.
 
 The UI never stores the token in the browser: its login form checks the token once and sets an
 ``HttpOnly; SameSite=Strict`` cookie holding the token's id, an expiry and an HMAC of both
 under a key that lives only in the server's memory. Each UI request re-checks that the token
-still exists and has not expired.
+still exists and is neither revoked nor expired.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -25,14 +33,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 
-from bakery.registry import models as m
+from bakery.errors import BakeryError
 from bakery.registry.db import Registry
-from bakery.registry.tokens import authenticate
+from bakery.registry.tokens import find_token, identify, record_use, state
 from bakery.registry.views import TokenInfo
 from bakery.server.errors import ApiError
 
+log = logging.getLogger("bakery.server")
 RANK = {"reader": 0, "builder": 1, "admin": 2}
 SESSION_COOKIE = "bakery_session"
 _CACHE_SECONDS = 30.0
@@ -61,35 +69,56 @@ class Principal:
 
 
 class TokenCache:
-    """Checked tokens for a few seconds, so that each request does not pay a scrypt.
-
-    Keyed by SHA-256 of the raw token; an entry never outlives the token's expiry.
-    """
+    """Which token a raw token is, for a few seconds, so that each request does not pay a
+    scrypt. Keyed by SHA-256 of the raw token; only tokens whose secret matched are kept, and
+    a hit re-reads the token's row, so its revocation or expiry counts at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._checks = threading.BoundedSemaphore(_CONCURRENT_CHECKS)
-        self._entries: dict[bytes, tuple[TokenInfo, float]] = {}
+        self._entries: dict[bytes, tuple[str, float]] = {}
 
-    def check(self, registry: Registry, raw: str) -> TokenInfo | None:
+    def verify(self, registry: Registry, raw: str) -> TokenInfo:
+        """The token ``raw`` is, now usable; ApiError 401 saying why it is not."""
         key = hashlib.sha256(raw.encode("utf-8", "replace")).digest()
-        now = time.monotonic()
+        moment = time.monotonic()
         with self._lock:
             hit = self._entries.get(key)
-        if hit is not None and hit[1] > now and not _expired(hit[0]):
-            return hit[0]
-        with self._checks:  # scrypt is costly: a flood of bad tokens cannot take every core
-            info = authenticate(registry, raw)
-        if info is not None:
-            with self._lock:
-                if len(self._entries) >= _CACHE_MAX:
-                    self._entries.clear()
-                self._entries[key] = (info, now + _CACHE_SECONDS)
+        if hit is not None and hit[1] > moment:
+            info = find_token(registry, hit[0])
+        else:
+            with self._checks:  # scrypt is costly: a flood of bad tokens cannot take every core
+                info = identify(registry, raw)
+            if info is not None:
+                with self._lock:
+                    if len(self._entries) >= _CACHE_MAX:
+                        self._entries.clear()
+                    self._entries[key] = (info.id, moment + _CACHE_SECONDS)
+        if info is None:
+            raise ApiError(401, "the token is invalid", headers=_CHALLENGE)
+        used(registry, info)
         return info
 
+    def check(self, registry: Registry, raw: str) -> TokenInfo | None:
+        """The token ``raw`` is, when it is usable now; None otherwise."""
+        try:
+            return self.verify(registry, raw)
+        except ApiError:
+            return None
 
-def _expired(info: TokenInfo) -> bool:
-    return info.expires_at is not None and info.expires_at <= datetime.now(UTC)
+
+def used(registry: Registry, info: TokenInfo) -> None:
+    """Refuse a revoked or expired token (401); note its use (at most once a minute)."""
+    at = datetime.now(UTC)
+    match state(info, at):
+        case "revoked":
+            raise ApiError(401, "the token was revoked", headers=_CHALLENGE)
+        case "expired":
+            raise ApiError(401, "the token expired", headers=_CHALLENGE)
+    try:
+        record_use(registry, info, at)
+    except BakeryError as exc:  # bookkeeping: a busy database must not refuse the request
+        log.warning("could not note the use of token %s: %s", info.id, exc.one_line())
 
 
 def _principal(info: TokenInfo) -> Principal:
@@ -104,11 +133,8 @@ def bearer(request: Request) -> Principal:
         raise ApiError(401, "a bearer token is required", headers=_CHALLENGE)
     if scheme.lower() != "bearer" or not raw.strip() or len(raw) > 256:
         raise ApiError(401, "the Authorization header must be 'Bearer <token>'", headers=_CHALLENGE)
-    state = request.app.state
-    info = state.tokens.check(state.registry, raw.strip())
-    if info is None:
-        raise ApiError(401, "the token is invalid or expired", headers=_CHALLENGE)
-    return _principal(info)
+    app = request.app.state
+    return _principal(app.tokens.verify(app.registry, raw.strip()))
 
 
 def require(role: str) -> Callable[..., Principal]:
@@ -148,21 +174,24 @@ def session_cookie(key: bytes, info: TokenInfo, seconds: int) -> tuple[str, int]
 
 
 def session_principal(request: Request) -> Principal | None:
-    """The UI's caller, from a valid session cookie whose token still exists; else None."""
+    """The UI's caller, from a valid session cookie whose token still exists and is neither
+    revoked nor expired; else None."""
     value = request.cookies.get(SESSION_COOKIE, "")
     parts = value.split(".")
     if len(parts) != 3 or not parts[1].isdigit() or len(value) > 200:
         return None
     token_id, expires_text, mac = parts
     expires = int(expires_text)
-    state = request.app.state
-    if not hmac.compare_digest(mac, _mac(state.session_key, token_id, expires)):
+    app = request.app.state
+    if not hmac.compare_digest(mac, _mac(app.session_key, token_id, expires)):
         return None
     if expires <= time.time():
         return None
-    registry: Registry = state.registry
-    with registry.read() as session:
-        row = session.scalars(select(m.Token).where(m.Token.token_id == token_id)).first()
-        if row is None or (row.expires_at is not None and row.expires_at <= datetime.now(UTC)):
-            return None
-        return Principal(token_id=row.token_id, name=row.name, role=row.role)
+    info = find_token(app.registry, token_id)
+    if info is None:
+        return None
+    try:
+        used(app.registry, info)
+    except ApiError:
+        return None
+    return _principal(info)

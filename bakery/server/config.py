@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 #: a 10,000-component SBOM recorded through the API is about 2.5 MB of JSON
@@ -20,3 +21,6 @@ class ServerConfig:
     secure_cookies: bool = False
     #: how long a UI session lasts before the token must be entered again
     session_seconds: int = 8 * 3600
+    #: how long a token made through the API lasts when the request does not say (the
+    #: registry's default, :data:`bakery.registry.tokens.DEFAULT_LIFETIME`, unless told)
+    token_lifetime: timedelta = timedelta(days=90)

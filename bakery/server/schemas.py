@@ -158,9 +158,14 @@ class RevokeRequest(Model):
 
 
 class TokenCreate(Model):
+    """A new token expires at ``expires_at``; without it, after the service's default lifetime
+    (90 days unless ``bakery serve --token-lifetime`` says otherwise); never with
+    ``no_expiry``."""
+
     name: Text100
     role: Literal["reader", "builder", "admin"]
     expires_at: AwareDatetime | None = None
+    no_expiry: bool = False
 
 
 class TokenCreated(TokenInfo):

@@ -1,5 +1,6 @@
 """The web UI in real headless Chromium: pages render, search finds a planted package, a
-promotion made through the API appears in the channel history; screenshots of every page."""
+promotion made through the API appears in the channel history, a revoked token's session ends;
+screenshots of every page."""
 
 from __future__ import annotations
 
@@ -63,6 +64,23 @@ def test_sign_in_and_dashboard(page: Page, live_server: LiveServer, screenshots:
     expect(page.locator("h1")).to_have_text("Sign in")
     page.goto(live_server.url + "/channels")
     expect(page.locator("h1")).to_have_text("Sign in")
+
+
+def test_a_revoked_token_is_signed_out(page: Page, live_server: LiveServer) -> None:
+    """A session signed in with a token ends when the token is revoked, at the next page."""
+    with live_server.client("admin") as admin:
+        made = admin.post("/api/v1/tokens", json={"name": "e2e", "role": "reader"}).json()
+    page.goto(live_server.url + "/")
+    page.fill("#token", made["token"])
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    with live_server.client("admin") as admin:
+        assert admin.delete(f"/api/v1/tokens/{made['id']}").status_code == 200
+    page.goto(live_server.url + "/channels")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    page.fill("#token", made["token"])
+    page.click("button[type=submit]")
+    expect(page.locator(".alert")).to_contain_text("not valid")
 
 
 def test_artifact_page_with_lineage_graph(

@@ -1,5 +1,6 @@
 """A real ``bakery serve`` (uvicorn) on 127.0.0.1:free-port over a store planted with
-synthetic records through the library, with one token per role (and an expired one).
+synthetic records through the library, with one token per role (and an expired and a revoked
+admin token).
 
 The server runs in a subprocess whose stdout and stderr go to a log file, so tests can read
 what the service logged. SQLite lives in the store; PostgreSQL comes from ``pg_fixtures``.
@@ -38,7 +39,7 @@ from bakery.registry.facts import (
 )
 from bakery.registry.record import record_artifact
 from bakery.registry.signatures import record_signature
-from bakery.registry.tokens import create_token
+from bakery.registry.tokens import create_token, revoke_token
 from bakery.registry.trust import trust_key
 from bakery.store import Store
 from tests.evidence import TEST_KEY, provenance_attestation, scan_attestation, signature
@@ -291,6 +292,8 @@ def make_tokens(registry: Registry) -> dict[str, str]:
     tokens["expired"] = create_token(
         registry, "test-expired-admin", "admin", actor="test", expires_at=past
     )[0]
+    tokens["revoked"], info = create_token(registry, "test-revoked-admin", "admin", actor="test")
+    revoke_token(registry, info.id, actor="test")
     return tokens
 
 

@@ -11,19 +11,31 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from alembic import command
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import delete, insert, inspect, select, text, update
+from sqlalchemy.orm import Session
 
 from bakery.errors import ImmutableTag, PromotionRefused, ReferenceNotFound, UserError
 from bakery.registry import channels, queries, revocation, signatures, tokens
 from bakery.registry import models as m
 from bakery.registry.audit import merkle
-from bakery.registry.audit.log import inclusion_proof
+from bakery.registry.audit.log import append, begin_write, finish_write, inclusion_proof
 from bakery.registry.audit.note import open_checkpoint
-from bakery.registry.audit.rows import Covered, current_digest, current_digests
+from bakery.registry.audit.rows import Covered, canonical, current_digest, current_digests, sha256
 from bakery.registry.audit.verify import verify_log
-from bakery.registry.db import Registry, open_registry
+from bakery.registry.db import (
+    Registry,
+    _alembic_config,
+    database_url,
+    head_revision,
+    load_signer,
+    make_engine,
+    open_registry,
+)
 from bakery.registry.facts import (
     ArtifactFact,
     BuildFact,
@@ -476,6 +488,170 @@ def test_tokens_are_hashed_and_checked(db: tuple[Registry, Path, str | None]) ->
         tokens.create_token(registry, "x", "root", actor="admin")
 
 
+def test_tokens_expire_by_default_and_can_be_revoked(db: tuple[Registry, Path, str | None]) -> None:
+    registry, _, _ = db
+    raw, info = tokens.create_token(registry, "ci", "builder", actor="admin")
+    assert info.expires_at is not None
+    assert info.expires_at - info.created_at == tokens.DEFAULT_LIFETIME == timedelta(days=90)
+    _, lasting = tokens.create_token(registry, "lasting", "reader", actor="admin", expires_at=None)
+    assert lasting.expires_at is None
+    _, day = tokens.create_token(
+        registry, "day", "reader", actor="admin", expires_at=timedelta(hours=24)
+    )
+    assert day.expires_at is not None and day.expires_at - day.created_at == timedelta(hours=24)
+    assert tokens.parse_lifetime("30d") == timedelta(days=30)
+    assert tokens.parse_lifetime(" 12h") == timedelta(hours=12)
+    assert tokens.parse_lifetime("2w") == timedelta(weeks=2)
+    assert tokens.parse_lifetime("90m") == timedelta(minutes=90)
+    for bad in ("", "0d", "-1d", "30", "d", "1y", "30 d", "99999999d", "5000d"):
+        with pytest.raises(UserError):
+            tokens.parse_lifetime(bad)
+
+    revoked = tokens.revoke_token(registry, info.id, actor="security")
+    assert revoked.revoked_by == "security" and revoked.revoked_at is not None
+    assert tokens.state(revoked, datetime.now(UTC)) == "revoked"
+    assert tokens.authenticate(registry, raw) is None
+    assert tokens.identify(registry, raw) == revoked  # the secret is still known: "revoked"
+    assert tokens.find_token(registry, info.id) == revoked
+    with pytest.raises(UserError, match="revoked already"):
+        tokens.revoke_token(registry, info.id, actor="security")
+    with pytest.raises(ReferenceNotFound):
+        tokens.revoke_token(registry, "0123456789abcdef", actor="security")
+    for bad in ("", "' OR 1=1 --", raw, "0123456789ABCDEF"):
+        with pytest.raises(UserError, match="not a token ID"):
+            tokens.revoke_token(registry, bad, actor="security")
+    assert [t.id for t in tokens.list_tokens(registry) if t.revoked_at] == [info.id]
+    with registry.read() as s:
+        assert s.scalar(select(text("count(*)")).select_from(m.Token)) == 3  # never deleted
+        last = s.scalars(select(m.AuditEntry).order_by(m.AuditEntry.seq.desc())).first()
+        assert last is not None and last.kind == "token-revoke" and last.actor == "security"
+        assert json.loads(bytes(last.data))["subject"]["token_id"] == info.id
+        assert verify_log(s, registry.signer.verifier).ok
+
+
+def test_last_use_is_written_at_most_once_a_minute(db: tuple[Registry, Path, str | None]) -> None:
+    registry, _, _ = db
+    _, info = tokens.create_token(registry, "ci", "builder", actor="admin")
+    t0 = datetime.now(UTC)
+    with registry.read() as s:
+        before = s.scalar(select(text("count(*)")).select_from(m.AuditEntry))
+    assert tokens.record_use(registry, info, t0) is True
+    seen = tokens.find_token(registry, info.id)
+    assert seen is not None and seen.last_used_at == t0
+    assert tokens.record_use(registry, seen, t0 + timedelta(seconds=30)) is False
+    # a stale view (another process noted a use meanwhile): the database still says no
+    assert tokens.record_use(registry, info, t0 + timedelta(seconds=30)) is False
+    assert tokens.record_use(registry, seen, t0 + timedelta(seconds=61)) is True
+    later = tokens.find_token(registry, info.id)
+    assert later is not None and later.last_used_at == t0 + timedelta(seconds=61)
+    with registry.read() as s:  # bookkeeping, not history: no audit entry, and no tampering
+        assert s.scalar(select(text("count(*)")).select_from(m.AuditEntry)) == before
+        assert verify_log(s, registry.signer.verifier).ok
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["un-revoked", "revoker renamed", "role raised after revocation", "revoked row deleted"],
+)
+def test_audit_detects_edits_of_a_revoked_token(
+    db: tuple[Registry, Path, str | None], what: str
+) -> None:
+    registry, _, _ = db
+    _, info = tokens.create_token(registry, "leaked", "reader", actor="admin")
+    _, other = tokens.create_token(registry, "other", "reader", actor="admin")
+    tokens.revoke_token(registry, info.id, actor="security")
+    tokens.record_use(registry, other, datetime.now(UTC))
+    with registry.read() as s:
+        report = verify_log(s, registry.signer.verifier)
+        assert report.ok, report.problems
+    row = m.Token.token_id == info.id
+    statements: dict[str, object] = {
+        "un-revoked": update(m.Token).where(row).values(revoked_at=None, revoked_by=None),
+        "revoker renamed": update(m.Token).where(row).values(revoked_by="nobody"),
+        "role raised after revocation": update(m.Token).where(row).values(role="admin"),
+        "revoked row deleted": delete(m.Token).where(row),
+    }
+    problems = _tamper(registry, statements[what])
+    assert problems and all("tokens row" in p for p in problems), problems
+
+
+def _token_content_at_0001(salt: bytes, secret: str, at: datetime) -> dict[str, object]:
+    return {
+        "id": 1,
+        "token_id": "00112233445566aa",
+        "name": "old admin",
+        "role": "admin",
+        "salt": salt,
+        "secret_hash": tokens._hash(secret, salt),
+        "actor": "root",
+        "created_at": at,
+        "expires_at": None,
+    }
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_from_0001_keeps_tokens_and_the_audit_log(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """A database made at revision 0001, with a token and the audit entry that covers it as
+    0001's code wrote them, upgrades to the head: the token still works and still verifies,
+    then is revoked; and 0002 downgrades again."""
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else None
+    store = tmp_path / ".bakery"
+    store.mkdir()
+    engine = make_engine(database_url(store, url))
+    config = _alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+            assert "revoked_at" not in {
+                c["name"] for c in inspect(connection).get_columns("tokens")
+            }
+        secret, at = "A" * 43, datetime(2026, 11, 30, tzinfo=UTC)
+        content = _token_content_at_0001(b"s" * 16, secret, at)
+        signer = load_signer(store)
+        with Session(engine) as session, session.begin():
+            session.execute(insert(m.Token.__table__).values(**content))  # type: ignore[arg-type]
+            begin_write(session)
+            covered = Covered("tokens", {"id": 1}, sha256(canonical(content)))
+            subject = {"token_id": content["token_id"], "name": "old admin", "role": "admin"}
+            append(session, kind="token", actor="root", at=at, subject=subject, rows=[covered])
+            finish_write(session, signer, at)
+    finally:
+        engine.dispose()
+
+    registry = open_registry(store, url)  # migrates to the head
+    try:
+        with registry.read() as s:
+            assert MigrationContext.configure(s.connection()).get_current_revision() == (
+                head_revision()
+            )
+            report = verify_log(s, registry.signer.verifier)
+            assert report.ok and report.rows_checked == 1, report.problems
+        raw = f"bkr_{content['token_id']}_{secret}"
+        found = tokens.authenticate(registry, raw)
+        assert found is not None and found.expires_at is None and found.revoked_at is None
+        assert tokens.record_use(registry, found, datetime.now(UTC))
+        tokens.revoke_token(registry, found.id, actor="security")
+        assert tokens.authenticate(registry, raw) is None
+        with registry.read() as s:
+            report = verify_log(s, registry.signer.verifier)
+            assert report.ok, report.problems
+    finally:
+        registry.dispose()
+
+    engine = make_engine(database_url(store, url))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+            columns = {c["name"] for c in inspect(connection).get_columns("tokens")}
+        assert "revoked_at" not in columns and "last_used_at" not in columns
+    finally:
+        engine.dispose()
+
+
 # -- the audit log -------------------------------------------------------------------------
 
 
@@ -757,6 +933,69 @@ def test_cli_end_to_end(db: tuple[Registry, Path, str | None]) -> None:
     assert isinstance(listed, list) and "token" not in listed[0]  # type: ignore[operator]
     bad = bakery("query", "lineage", "../../etc/passwd", "--store", store, env=env)
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_cli_token_lifecycle(db: tuple[Registry, Path, str | None]) -> None:
+    """tokens create (expiry by default, --expires-in, --no-expiry), list (state, last use),
+    revoke (recorded in the audit log, which still verifies), and their one-line errors."""
+    registry, store, url = db
+    env = {"BAKERY_DATABASE_URL": url} if url else {}
+
+    def run(*args: str) -> Any:
+        done = bakery(*args, "--store", store, "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def fails(*args: str) -> str:
+        done = bakery(*args, "--store", store, env=env)
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+        return done.stderr
+
+    default = run("tokens", "create", "ci", "--role", "builder", "--actor", "root")
+    created = datetime.fromisoformat(default["created_at"])
+    assert datetime.fromisoformat(default["expires_at"]) - created == timedelta(days=90)
+    month = run("tokens", "create", "month", "--role", "reader", "--expires-in", "30d")
+    assert datetime.fromisoformat(month["expires_at"]) - datetime.fromisoformat(
+        month["created_at"]
+    ) == timedelta(days=30)
+    lasting = run("tokens", "create", "lasting", "--role", "reader", "--no-expiry")
+    assert lasting["expires_at"] is None
+    text = bakery("tokens", "create", "t", "--role", "reader", "--store", store, env=env).stdout
+    assert "shown once" in text and "expires 20" in text
+    assert "not a lifetime" in fails(
+        "tokens", "create", "x", "--role", "reader", "--expires-in", "tomorrow"
+    )
+    assert "contradict" in fails(
+        "tokens", "create", "x", "--role", "reader", "--expires-in", "1d", "--no-expiry"
+    )
+
+    assert tokens.authenticate(registry, default["token"]) is not None  # as the service does
+    used = tokens.identify(registry, default["token"])
+    assert used is not None and tokens.record_use(registry, used, datetime.now(UTC))
+    listed = {t["id"]: t for t in run("tokens", "list")}
+    assert listed[default["id"]]["last_used_at"] is not None
+    assert listed[month["id"]]["last_used_at"] is None
+    assert all("token" not in t for t in listed.values())
+
+    revoked = run("tokens", "revoke", default["id"], "--actor", "security")
+    assert revoked["id"] == default["id"] and revoked["revoked_by"] == "security"
+    assert tokens.authenticate(registry, default["token"]) is None
+    assert "revoked already" in fails("tokens", "revoke", default["id"])
+    assert "no token 0123456789abcdef" in fails("tokens", "revoke", "0123456789abcdef")
+    assert "not a token ID" in fails("tokens", "revoke", default["token"])
+    table = bakery("tokens", "list", "--store", store, env=env)
+    assert table.returncode == 0, table.stderr
+    line = next(row for row in table.stdout.splitlines() if default["id"] in row)
+    assert "revoked" in line and "security" in line
+    assert "active" in next(row for row in table.stdout.splitlines() if month["id"] in row)
+    assert "never" in next(row for row in table.stdout.splitlines() if lasting["id"] in row)
+
+    with registry.read() as s:
+        kinds = list(s.scalars(select(m.AuditEntry.kind).order_by(m.AuditEntry.seq)))
+    assert kinds == ["token"] * 4 + ["token-revoke"]
+    verified = run("audit", "verify")
+    assert verified["ok"] is True and verified["problems"] == []
 
 
 def test_disks_are_recorded_as_descendants_of_their_image(

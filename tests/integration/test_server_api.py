@@ -10,6 +10,7 @@ import re
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -18,7 +19,9 @@ import pytest
 
 from bakery.errors import AuthError, RegistryDBError
 from bakery.registry.audit import merkle
+from bakery.registry.db import open_registry
 from bakery.registry.facts import ArtifactFact, FindingFact, ParentFact, ScanFact
+from bakery.registry.tokens import revoke_token
 from bakery.server.client import RegistryClient
 from tests.evidence import signature
 from tests.integration.pg_fixtures import postgres_server
@@ -116,7 +119,7 @@ ADMIN = ("GET", "/api/v1/tokens", None)
 
 @BACKENDS
 @pytest.mark.parametrize("method,path,body", [READ, BUILD, ADMIN])
-def test_missing_bad_and_expired_tokens_get_401(
+def test_missing_bad_expired_and_revoked_tokens_get_401(
     live_server: LiveServer, method: str, path: str, body: Any
 ) -> None:
     fake = "bkr_0123456789abcdef_" + "A" * 43
@@ -127,6 +130,7 @@ def test_missing_bad_and_expired_tokens_get_401(
         {"Authorization": "Bearer not-a-token"},
         {"Authorization": f"Bearer {fake}"},
         {"Authorization": f"Bearer {live_server.tokens['expired']}"},
+        {"Authorization": f"Bearer {live_server.tokens['revoked']}"},
         {"Authorization": "Bearer " + "x" * 5000},
     ]
     with live_server.client() as client:
@@ -134,6 +138,42 @@ def test_missing_bad_and_expired_tokens_get_401(
             response = client.request(method, path, json=body, headers=headers)
             assert_error(response, 401)
             assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+#: what a refused token is told, by the fixture's token name
+REFUSALS = {
+    "expired": "the token expired",
+    "revoked": "the token was revoked",
+}
+
+
+@BACKENDS
+def test_revoked_and_expired_tokens_get_401_on_every_endpoint(
+    live_server: LiveServer, spec: dict[str, Any]
+) -> None:
+    """Every operation of the spec that needs a token, with an (admin) token that expired and
+    one that was revoked: 401 with its own message, twice (the second from the cache)."""
+    p = live_server.planted
+    values = {"digest": p.base, "channel": "prod", "vuln_id": "CVE-2024-0727", "seq": "0",
+              "ref": "golden/debian-base:12", "token_id": "0123456789abcdef"}  # fmt: skip
+    operations = [
+        (method, _fill(path, values))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security")
+    ]
+    assert len(operations) >= 20, operations
+    with live_server.client() as client:
+        for which, message in REFUSALS.items():
+            headers = {"Authorization": f"Bearer {live_server.tokens[which]}"}
+            for method, url in operations * 2:
+                body = {} if method in ("POST", "PUT", "PATCH") else None
+                response = client.request(method.upper(), url, json=body, headers=headers)
+                error = assert_error(response, 401)
+                assert error == {"code": "unauthorized", "message": message}, (method, url)
+        fake = "bkr_0123456789abcdef_" + "A" * 43
+        invalid = client.get("/api/v1/artifacts", headers={"Authorization": f"Bearer {fake}"})
+        assert assert_error(invalid, 401)["message"] == "the token is invalid"
 
 
 @BACKENDS
@@ -379,6 +419,117 @@ def test_admin_manages_tokens(live_server: LiveServer) -> None:
         assert_error(c.post("/api/v1/tokens", json={"name": "y", "role": "admin"}), 403)
 
 
+def _token(listed: list[dict[str, Any]], token_id: str) -> dict[str, Any]:
+    return next(t for t in listed if t["id"] == token_id)
+
+
+@BACKENDS
+def test_tokens_expire_by_default(live_server: LiveServer) -> None:
+    with live_server.client("admin") as admin:
+        default = admin.post("/api/v1/tokens", json={"name": "default", "role": "reader"}).json()
+        lasting = admin.post(
+            "/api/v1/tokens", json={"name": "lasting", "role": "reader", "no_expiry": True}
+        ).json()
+        at = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+        week = admin.post(
+            "/api/v1/tokens", json={"name": "week", "role": "reader", "expires_at": at}
+        ).json()
+        both = admin.post(
+            "/api/v1/tokens",
+            json={"name": "x", "role": "reader", "expires_at": at, "no_expiry": True},
+        )
+        past = admin.post(
+            "/api/v1/tokens",
+            json={"name": "x", "role": "reader", "expires_at": "2020-01-01T00:00:00Z"},
+        )
+    created = datetime.fromisoformat(default["created_at"])
+    assert datetime.fromisoformat(default["expires_at"]) - created == timedelta(days=90)
+    assert lasting["expires_at"] is None
+    assert datetime.fromisoformat(week["expires_at"]) == datetime.fromisoformat(at)
+    assert "not both" in assert_error(both, 400)["message"]
+    assert "in the past" in assert_error(past, 400)["message"]
+
+
+@BACKENDS
+def test_admin_revokes_a_token_and_the_audit_log_records_it(live_server: LiveServer) -> None:
+    with live_server.client("admin") as admin:
+        made = admin.post("/api/v1/tokens", json={"name": "leaked", "role": "builder"}).json()
+        token_id = made["token"].split("_")[1]
+        assert made["id"] == token_id and made["last_used_at"] is None
+        assert made["revoked_at"] is None and made["revoked_by"] is None
+        with httpx.Client(
+            base_url=live_server.url, headers={"Authorization": f"Bearer {made['token']}"}
+        ) as leaked:
+            assert leaked.get("/api/v1/artifacts").status_code == 200  # now in the cache
+            used = _token(admin.get("/api/v1/tokens").json(), token_id)
+            assert used["last_used_at"] is not None
+            assert datetime.fromisoformat(used["last_used_at"]) >= datetime.fromisoformat(
+                made["created_at"]
+            )
+            assert leaked.get("/api/v1/evidence").status_code == 200
+            again = _token(admin.get("/api/v1/tokens").json(), token_id)
+            assert again["last_used_at"] == used["last_used_at"]  # not a write per request
+            revoked = admin.delete(f"/api/v1/tokens/{token_id}")
+            assert revoked.status_code == 200, revoked.text
+            refused = leaked.get("/api/v1/artifacts")  # the very next request
+            assert assert_error(refused, 401)["message"] == "the token was revoked"
+        assert revoked.json()["revoked_at"] is not None
+        assert revoked.json()["revoked_by"] == admin_actor(live_server)
+        listed = _token(admin.get("/api/v1/tokens").json(), token_id)
+        assert listed["revoked_at"] == revoked.json()["revoked_at"]
+        twice = admin.delete(f"/api/v1/tokens/{token_id}")
+        assert "revoked already" in assert_error(twice, 400)["message"]
+        assert_error(admin.delete("/api/v1/tokens/0000000000000000"), 404)
+        assert_error(admin.delete("/api/v1/tokens/not-an-id"), 422)
+        entries = admin.get("/api/v1/audit/entries", params={"limit": 5}).json()["items"]
+        verify = admin.get("/api/v1/audit/verify").json()
+    with live_server.client("builder") as builder:
+        assert_error(builder.delete(f"/api/v1/tokens/{token_id}"), 403)
+    entry = next(e for e in entries if e["kind"] == "token-revoke")
+    data = json.loads(entry["data"])
+    assert data["subject"] == {"token_id": token_id, "name": "leaked", "role": "builder"}
+    assert [row["table"] for row in data["rows"]] == ["tokens"]
+    assert verify["ok"] is True, verify["problems"]
+
+
+def admin_actor(live_server: LiveServer) -> str:
+    raw = live_server.tokens["admin"]
+    return f"test-admin (token {raw.split('_')[1]})"
+
+
+@BACKENDS
+def test_a_token_revoked_by_another_process_is_refused_at_once(live_server: LiveServer) -> None:
+    """Revoked through the library (as `bakery tokens revoke` does) while the service holds the
+    token in its cache: the next request is refused all the same."""
+    with live_server.client("admin") as admin:
+        made = admin.post("/api/v1/tokens", json={"name": "cli-revoked", "role": "reader"}).json()
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    with httpx.Client(base_url=live_server.url, headers=headers) as client:
+        assert client.get("/api/v1/artifacts").status_code == 200
+        registry = open_registry(live_server.store, live_server.database_url)
+        try:
+            revoke_token(registry, made["id"], actor="security")
+        finally:
+            registry.dispose()
+        refused = client.get("/api/v1/artifacts")
+    assert assert_error(refused, 401)["message"] == "the token was revoked"
+
+
+@BACKENDS
+def test_a_revoked_token_loses_its_ui_session(live_server: LiveServer) -> None:
+    with live_server.client("admin") as admin:
+        made = admin.post("/api/v1/tokens", json={"name": "browser", "role": "reader"}).json()
+        with httpx.Client(base_url=live_server.url, follow_redirects=False) as browser:
+            login = browser.post("/login", data={"token": made["token"], "next": "/"})
+            assert login.status_code == 303 and "bakery_session" in browser.cookies
+            assert browser.get("/").status_code == 200
+            assert admin.delete(f"/api/v1/tokens/{made['id']}").status_code == 200
+            after = browser.get("/")
+            assert after.status_code == 303 and after.headers["location"].startswith("/login")
+            again = browser.post("/login", data={"token": made["token"], "next": "/"})
+            assert again.status_code == 401
+
+
 @BACKENDS
 def test_audit_entries_proof_and_verify(live_server: LiveServer) -> None:
     with live_server.client("reader") as client:
@@ -613,6 +764,7 @@ def test_secrets_never_logged_and_no_server_error(live_server: LiveServer) -> No
         client.get("/api/v1/artifacts", params={"name": "golden/nginx"})
         client.post("/login", data={"token": tokens["reader"], "next": "/"})
         client.get("/api/v1/artifacts", headers={"Authorization": "Bearer " + tokens["expired"]})
+        client.get("/api/v1/artifacts", headers={"Authorization": "Bearer " + tokens["revoked"]})
     log = live_server.log_text()
     access = [line for line in log.splitlines() if "bakery.server.access" in line]
     assert len(access) > 100, log[-2000:]

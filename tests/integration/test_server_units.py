@@ -1,10 +1,13 @@
 """Unit-level checks of the service with FastAPI's TestClient (in process, SQLite in a temp
-store): the SVG lineage graph, the error mapping, the login redirect guard, headers."""
+store): the SVG lineage graph, the error mapping, the login redirect guard, headers, the token
+cache and the bootstrap admin token."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,14 +15,17 @@ import yaml
 from fastapi.testclient import TestClient
 
 from bakery import errors as e
+from bakery.cli.serving import _bootstrap_admin
 from bakery.recipe.loader import load_recipe
 from bakery.recipe.model import Output
+from bakery.registry import tokens
 from bakery.registry.db import open_registry
 from bakery.registry.tokens import create_token
 from bakery.registry.views import EdgeView, LineageNode
+from bakery.server import auth
 from bakery.server.app import create_app
 from bakery.server.config import ServerConfig
-from bakery.server.errors import status_of
+from bakery.server.errors import ApiError, status_of
 from bakery.server.svg import MAX_PER_ROW, lineage_svg
 from bakery.server.ui import _safe_next
 from tests.conftest import RECIPES, REPO
@@ -178,5 +184,60 @@ def test_ui_escapes_recorded_text(tmp_path: Path) -> None:
         # reason are the recorded text left to escape
         assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in pages[1]
         assert "&lt;img" in pages[3]
+    finally:
+        registry.dispose()
+
+
+def test_the_token_cache_skips_scrypt_but_never_serves_a_revoked_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = open_registry(tmp_path / ".bakery")
+    identified: list[str] = []
+
+    def counting(reg: object, raw: str) -> object:
+        identified.append(raw)
+        return tokens.identify(registry, raw)
+
+    monkeypatch.setattr(auth, "identify", counting)
+    try:
+        raw, info = create_token(registry, "unit", "reader", actor="test")
+        cache = auth.TokenCache()
+        assert cache.verify(registry, raw).id == info.id
+        assert cache.verify(registry, raw).id == info.id
+        assert len(identified) == 1  # one scrypt; the second came from the cache
+        tokens.revoke_token(registry, info.id, actor="test")  # as another process would
+        with pytest.raises(ApiError, match="the token was revoked") as refused:
+            cache.verify(registry, raw)
+        assert refused.value.status == 401
+        assert cache.check(registry, raw) is None  # the login form's question
+        assert len(identified) == 1
+        with pytest.raises(ApiError, match="the token is invalid"):
+            cache.verify(registry, raw[:-1] + ("A" if raw[-1] != "A" else "B"))
+        expired, _ = create_token(
+            registry, "old", "reader", actor="test", expires_at=datetime.now(UTC)
+        )
+        with pytest.raises(ApiError, match="the token expired"):
+            cache.verify(registry, expired)
+    finally:
+        registry.dispose()
+
+
+def test_the_bootstrap_admin_token_lasts_24_hours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = open_registry(tmp_path / ".bakery")
+    try:
+        _bootstrap_admin(registry)
+        printed = capsys.readouterr().out
+        raw = re.search(r"admin token \(shown once, store it now\): (bkr_\S+)", printed)
+        assert raw is not None and "expires in 24 hours" in printed
+        info = tokens.authenticate(registry, raw.group(1))
+        assert info is not None and info.role == "admin" and info.expires_at is not None
+        assert info.expires_at - info.created_at == timedelta(hours=24)
+        _bootstrap_admin(registry)
+        assert "exists already" in capsys.readouterr().err
+        tokens.revoke_token(registry, info.id, actor="test")  # a revoked admin does not count
+        _bootstrap_admin(registry)
+        assert "admin token (shown once" in capsys.readouterr().out
     finally:
         registry.dispose()

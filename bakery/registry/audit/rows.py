@@ -40,6 +40,11 @@ TABLES: dict[str, type[m.Base]] = {
     )
 }
 
+#: tables whose rows are updated in place, each update covered by a new entry: a row of these
+#: must hash to what the latest entry covering it recorded (the earlier ones vouched for an
+#: earlier state). Every other row must still hash to what every entry covering it recorded.
+UPDATED_IN_PLACE = frozenset({m.Token.__tablename__})
+
 
 def canonical(value: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8; datetimes UTC ``Z``, bytes as hex."""

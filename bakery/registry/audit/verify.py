@@ -8,7 +8,8 @@
 - the last checkpoint this command accepted before (kept in the store, outside the database)
   is consistent with the current tree, by an RFC 6962 consistency proof;
 - every row an entry covers still hashes to what the entry recorded (an edited or deleted row
-  shows).
+  shows); a row of a table updated in place (tokens: a revocation) to what the latest entry
+  covering it recorded.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bakery.registry import models as m
 from bakery.registry.audit import merkle
 from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, frontier_of, log_size
 from bakery.registry.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
-from bakery.registry.audit.rows import Covered, current_digests
+from bakery.registry.audit.rows import UPDATED_IN_PLACE, Covered, current_digests
 from bakery.registry.views import VerifyView
 
 #: the store file that keeps the last checkpoint `audit verify` accepted (its trust anchor)
@@ -236,6 +237,7 @@ def _check_rows(session: Session, report: VerifyReport) -> None:
     entries = session.execute(
         select(m.AuditEntry.seq, m.AuditEntry.data).order_by(m.AuditEntry.seq)
     ).yield_per(_BATCH)
+    latest: dict[tuple[str, tuple[tuple[str, int], ...]], tuple[int, Covered]] = {}
     for batch in entries.partitions():
         covering: list[tuple[int, Covered]] = []
         for seq, data in batch:
@@ -244,18 +246,28 @@ def _check_rows(session: Session, report: VerifyReport) -> None:
             except (ValueError, KeyError, TypeError):
                 report.problems.append(f"audit entry {seq} is not valid JSON")
                 continue
-            covering += [(seq, Covered.from_json(raw)) for raw in rows]
-        now = current_digests(session, [covered for _, covered in covering])
-        report.rows_checked += len(covering)
-        for (seq, covered), digest in zip(covering, now, strict=True):
-            if digest is None:
-                report.problems.append(
-                    f"entry {seq}: the {covered.table} row {covered.key} it covers is gone"
-                )
-            elif digest != covered.digest:
-                report.problems.append(
-                    f"entry {seq}: the {covered.table} row {covered.key} was edited"
-                )
+            for raw in rows:
+                covered = Covered.from_json(raw)
+                if covered.table in UPDATED_IN_PLACE:  # entries come in order: the last wins
+                    latest[(covered.table, tuple(sorted(covered.key.items())))] = (seq, covered)
+                else:
+                    covering.append((seq, covered))
+        _compare_rows(session, covering, report)
+    _compare_rows(session, sorted(latest.values(), key=lambda item: item[0]), report)
+
+
+def _compare_rows(
+    session: Session, covering: list[tuple[int, Covered]], report: VerifyReport
+) -> None:
+    now = current_digests(session, [covered for _, covered in covering])
+    report.rows_checked += len(covering)
+    for (seq, covered), digest in zip(covering, now, strict=True):
+        if digest is None:
+            report.problems.append(
+                f"entry {seq}: the {covered.table} row {covered.key} it covers is gone"
+            )
+        elif digest != covered.digest:
+            report.problems.append(f"entry {seq}: the {covered.table} row {covered.key} was edited")
 
 
 __all__ = ["Checkpoint", "VerifyReport", "verify_log"]
