@@ -31,7 +31,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
         (400, "Bad input"),
-        (401, "Missing, invalid or expired token"),
+        (401, "Missing, invalid, expired or revoked token"),
         (403, "The token's role is too small"),
         (404, "Not found"),
         (413, "Body too large"),
