@@ -35,6 +35,8 @@ from bakery.oci.securepath import secure_join
 from bakery.rootfs import seccomp
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: HOME inside the sandbox unless the step's environment sets it
+DEFAULT_HOME = "/root"
 
 #: the capabilities a sandboxed command keeps: Docker's default set without CAP_MKNOD (block and
 #: character devices are refused by the seccomp filter anyway, and FIFOs need no capability)
@@ -130,7 +132,7 @@ def bwrap_argv(spec: SandboxSpec, *, seccomp_fd: int) -> list[str]:
         argv += ["--perms", "1777", "--tmpfs", "/tmp"]  # a writable /tmp, as at run time
     for mount in spec.mounts:
         argv += ["--ro-bind", str(mount.src), mount.dest]
-    env = {"PATH": DEFAULT_PATH, "HOME": "/root", "LANG": "C.UTF-8", **spec.env}
+    env = {"PATH": DEFAULT_PATH, "HOME": DEFAULT_HOME, "LANG": "C.UTF-8", **spec.env}
     for key in sorted(env):
         argv += ["--setenv", key, env[key]]
     argv += ["--chdir", spec.workdir, "--", *spec.argv]
