@@ -14,6 +14,8 @@ What runs there is untrusted (a recipe's ``run`` steps, package maintainer scrip
 - the seccomp filter of :mod:`bakery.rootfs.seccomp` (mount, namespaces, modules, ptrace,
   keyrings, bpf, block and character devices, ... fail with ``EPERM``);
 - ``no_new_privs`` (bwrap sets it for every sandbox);
+- a session of its own (``--new-session``): no controlling terminal whose input it could
+  fill with ``TIOCSTI`` (which the filter refuses too);
 - ``/proc/sys``, ``/proc/sysrq-trigger``, ``/proc/irq``, ``/proc/bus``, ``/proc/fs`` read-only,
   ``/proc/kcore``, ``/proc/keys`` and the other kernel-state files Docker masks hidden behind
   ``/dev/null`` (directories behind an empty read-only tmpfs); no ``/sys``; ``/dev`` holds
@@ -119,6 +121,7 @@ def bwrap_argv(spec: SandboxSpec, *, seccomp_fd: int) -> list[str]:
         "--hostname",
         "bakery",
         "--die-with-parent",
+        "--new-session",  # no controlling terminal to push input into (TIOCSTI)
         "--clearenv",
         "--cap-drop",
         "ALL",

@@ -120,6 +120,8 @@ CLONE_NAMESPACE_FLAGS = (
 )
 
 S_IFMT = 0o170000
+TIOCSTI = 0x5412  # push a character into a terminal's input: a step typing into the user's shell
+TIOCLINUX = 0x541C  # the console's selection can be pasted the same way
 
 
 @dataclass(frozen=True)
@@ -133,13 +135,16 @@ class ArgRule:
 
 
 #: argument-filtered refusals: new namespaces through clone, block and character devices
-#: through mknod/mknodat (FIFOs, sockets and regular files may still be made)
+#: through mknod/mknodat (FIFOs, sockets and regular files may still be made), terminal input
+#: injection (flatpak's rules; the ioctl number is compared on its low 32 bits only)
 ARG_RULES: tuple[ArgRule, ...] = (
     *(ArgRule("clone", 0, flag, flag) for flag in CLONE_NAMESPACE_FLAGS),
     ArgRule("mknod", 1, S_IFMT, 0o060000),  # S_IFBLK
     ArgRule("mknod", 1, S_IFMT, 0o020000),  # S_IFCHR
     ArgRule("mknodat", 2, S_IFMT, 0o060000),
     ArgRule("mknodat", 2, S_IFMT, 0o020000),
+    ArgRule("ioctl", 1, 0xFFFFFFFF, TIOCSTI),
+    ArgRule("ioctl", 1, 0xFFFFFFFF, TIOCLINUX),
 )
 
 # libseccomp's ABI (seccomp.h, 2.5)

@@ -11,8 +11,11 @@ lets the attack through.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -244,7 +247,7 @@ def test_no_namespace_can_be_made_to_regain_capabilities(
 
 
 def test_no_process_can_be_traced(rootfs: Path, mode: tuple[bool, bool]) -> None:
-    """Neither pid 1 (bwrap, which holds every capability outside the filter) nor a child."""
+    """Neither pid 1 (bwrap's init in the pid namespace) nor a child of the step."""
     done = _sandboxed(
         rootfs,
         mode,
@@ -255,6 +258,51 @@ def test_no_process_can_be_traced(rootfs: Path, mode: tuple[bool, bool]) -> None
     assert f"ptrace(PTRACE_SEIZE, 1): {EPERM}" in done.stderr or (
         f"ptrace(PTRACE_ATTACH, 1): {EPERM}" in done.stderr
     ), done.stderr
+
+
+#: push a character into the input of the controlling terminal, then of stdin
+INJECT = r"""
+for my $path ("/dev/tty", "/proc/self/fd/0") {
+    my $c = "x";
+    if (!open(my $t, "+<", $path)) { print "no $path: $!\n" }
+    elsif (ioctl($t, 0x5412, $c)) { print "injected into $path\n" }
+    else { print "refused on $path: $!\n" }
+}
+"""
+
+#: runs a command in the sandbox from another process, whose terminal `script` provides
+RUNNER = """
+import sys
+from pathlib import Path
+from bakery.rootfs import sandbox
+spec = sandbox.SandboxSpec(rootfs=Path(sys.argv[1]), argv=["perl", "/tmp/hostile-inject.pl"])
+print(sandbox.run(spec).stdout)
+"""
+
+
+def test_no_input_can_be_pushed_into_the_terminal_bakery_runs_in(
+    rootfs: Path, tmp_path: Path
+) -> None:
+    """A step of a bake run from a terminal cannot type into it (TIOCSTI): the sandbox has no
+    controlling terminal (its own session), and the ioctl is refused on its stdin."""
+    require_tools("script")
+    (rootfs / "tmp/hostile-inject.pl").write_text(INJECT)
+    (tmp_path / "runner.py").write_text(RUNNER)
+    command = shlex.join([sys.executable, str(tmp_path / "runner.py"), str(rootfs)])
+    try:
+        done = subprocess.run(
+            ["script", "--quiet", "--return", "--command", command, "/dev/null"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        (rootfs / "tmp/hostile-inject.pl").unlink()
+    lines = done.stdout.replace("\r", "").splitlines()
+    assert "no /dev/tty: No such device or address" in lines, done.stdout + done.stderr
+    assert f"refused on /proc/self/fd/0: {EPERM}" in lines, done.stdout + done.stderr
+    assert "injected" not in done.stdout
 
 
 @pytest.fixture
