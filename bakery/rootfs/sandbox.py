@@ -10,10 +10,13 @@ What runs there is untrusted (a recipe's ``run`` steps, package maintainer scrip
 ``command`` tests) and runs as root, so it is confined as a container runtime confines it:
 
 - capabilities: only :data:`CAPABILITIES` (Docker's default set less ``CAP_MKNOD`` and
-  ``CAP_NET_RAW``), in the effective, permitted and bounding sets;
+  ``CAP_NET_RAW``) in the effective, permitted, inheritable and ambient sets. bwrap run as root
+  leaves the bounding set full (it trims it only with ``--unshare-user``); ``no_new_privs``
+  is what keeps an ``execve`` (of anything, root's implicit file capabilities and set-id or
+  file-capability binaries included) from gaining a capability beyond the permitted set;
 - the seccomp filter of :mod:`bakery.rootfs.seccomp` (mount, namespaces, modules, ptrace,
   keyrings, bpf, block and character devices, ... fail with ``EPERM``);
-- ``no_new_privs`` (bwrap sets it for every sandbox);
+- ``no_new_privs`` (bwrap sets it before every sandboxed ``execve``);
 - a session of its own (``--new-session``): no controlling terminal whose input it could
   fill with ``TIOCSTI`` (which the filter refuses too);
 - ``/proc/sys``, ``/proc/sysrq-trigger``, ``/proc/irq``, ``/proc/bus``, ``/proc/fs`` read-only,
