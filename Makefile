@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mmdebstrap bubblewrap pigz zstd git skopeo umoci docker.io docker-registry \
+APT_PACKAGES := mmdebstrap bubblewrap libseccomp2 pigz zstd git skopeo umoci docker.io docker-registry \
                 ca-certificates arch-test postgresql qemu-system-x86 qemu-utils ovmf e2fsprogs dosfstools mtools fdisk grub-efi-amd64-bin grub-pc-bin grub-common packer chromium
 PYTEST_ARGS ?=
 

@@ -83,8 +83,11 @@ def run(
     input: bytes | None = None,
     check: bool = True,
     timeout: float | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Completed:
-    """Run a command to completion, capturing its output (decoded leniently as UTF-8)."""
+    """Run a command to completion, capturing its output (decoded leniently as UTF-8).
+
+    ``pass_fds`` are file descriptors the command inherits (e.g. ``bwrap --seccomp FD``)."""
     args = [str(a) for a in argv]
     exe = which(args[0]) if "/" not in args[0] else args[0]
     try:
@@ -96,6 +99,7 @@ def run(
             capture_output=True,
             timeout=timeout,
             check=False,
+            pass_fds=tuple(pass_fds),
         )
     except subprocess.TimeoutExpired as e:
         raise ToolError(f"`{shlex.join(args)}` timed out after {timeout} s") from e
