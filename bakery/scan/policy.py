@@ -467,7 +467,7 @@ def _subject(finding: Finding) -> str:
         except ValueError:
             return finding.package
         return f"{purl.name} {purl.version}" if purl.version else purl.name
-    return _where(finding) or "image"
+    return finding.path or "image"
 
 
 def _finding_row(finding: Finding, verdict: str) -> list[str]:
@@ -476,7 +476,8 @@ def _finding_row(finding: Finding, verdict: str) -> list[str]:
         fix = f"fixed in {finding.fixed_version}" if finding.fixed_version else "no fix"
         source = finding.severity_source or "none"
     else:
-        fix, source = finding.category, "rule"
+        fix = f"{finding.category} (line {finding.line})" if finding.line else finding.category
+        source = "rule"
     title = finding.title
     if len(title) > _TITLE_WIDTH:
         title = title[: _TITLE_WIDTH - 3].rstrip() + "..."
