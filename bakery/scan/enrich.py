@@ -49,9 +49,18 @@ class EnrichmentReport:
 
 
 def detect_format(source: Path) -> Format:
-    """``osv`` for a directory or zip; for one file, what its content is."""
-    if source.is_dir() or zipfile.is_zipfile(source):
+    """What ``source`` holds: a zip is OSV; a directory, what its first document is (NVD's
+    feeds are ``*.json.gz``); a file, what its content is."""
+    if zipfile.is_zipfile(source):
         return "osv"
+    if source.is_dir():
+        first = min(source.rglob("*.json"), default=None)
+        if first is None:
+            return "nvd" if next(source.rglob("*.json.gz"), None) is not None else "osv"
+        try:
+            return "nvd" if detect_format(first) == "nvd" else "osv"
+        except UserError:  # a bad record among OSV records is skipped and counted
+            return "osv"
     try:
         document = json.loads(_read(source))
     except ValueError as exc:

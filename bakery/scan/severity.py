@@ -173,7 +173,7 @@ def _rated(version: CvssVersion, vector: str, score: Decimal, rating: str) -> Cv
 # ---------------------------------------------------------------------------------------------
 # An OSV record's own severity
 
-_OSV_CVSS = {"CVSS_V2": "cvss_v2", "CVSS_V3": "cvss_v3", "CVSS_V4": "cvss_v4"}
+_OSV_CVSS = ("CVSS_V2", "CVSS_V3", "CVSS_V4")
 
 
 def rating_of_record(record: dict[str, Any]) -> tuple[Rating, list[str]]:
@@ -190,23 +190,20 @@ def rating_of_record(record: dict[str, Any]) -> tuple[Rating, list[str]]:
     if not entries:  # the schema allows per-package severity only when the top level has none
         entries = [e for a in affected for e in a.get("severity") or [] if isinstance(e, dict)]
     notes: list[str] = []
-    scored: list[tuple[CvssScore, str]] = []
+    scored: list[CvssScore] = []
     for entry in entries:
         kind, text = entry.get("type"), entry.get("score")
         if kind in _OSV_CVSS and isinstance(text, str):
             try:
-                scored.append((score_vector(text), _OSV_CVSS[kind]))
+                scored.append(score_vector(text))
             except BadVector as exc:
                 notes.append(f"{kind} ignored: {exc}")
     if scored:
-        newest = max(s.version for s, _ in scored)
-        best, kind = max(((s, k) for s, k in scored if s.version == newest), key=_by_score)
-        return Rating(best.level, f"osv:{kind}", best.score, best.vector), notes
+        newest = max(s.version for s in scored)
+        best = max((s for s in scored if s.version == newest), key=lambda s: s.score)
+        source = f"osv:cvss_v{best.version.split('.')[0]}"  # as the vector says, not the type
+        return Rating(best.level, source, best.score, best.vector), notes
     return _word_rating(record, entries, affected), notes
-
-
-def _by_score(pair: tuple[CvssScore, str]) -> float:
-    return pair[0].score
 
 
 def _word_rating(

@@ -433,6 +433,15 @@ def test_formats_are_told_apart(tmp_path: Path) -> None:
     assert detect_format(TRACKER) == "debian-tracker"
     assert detect_format(REAL) == "osv"
     assert detect_format(REAL / "DSA-5532-1.json") == "osv"
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "nvdcve-2.0-2024.json.gz").write_bytes(gzip.compress(NVD.read_bytes()))
+    assert detect_format(feeds) == "nvd"
+    (feeds / "nvdcve-2.0-2023.json").write_bytes(NVD.read_bytes())
+    assert detect_format(feeds) == "nvd"
+    records = write_records(tmp_path / "records", [osv("X-1", "PyPI", "x", [{"introduced": "0"}])])
+    (records / "0-junk.json").write_text("{")  # sorted first: still an OSV directory
+    assert detect_format(records) == "osv"
     other = tmp_path / "other.json"
     other.write_text('{"hello": "world"}')
     with pytest.raises(UserError, match="neither an OSV record, NVD CVE JSON nor Debian"):
