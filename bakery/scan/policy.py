@@ -471,7 +471,7 @@ def _subject(finding: Finding) -> str:
 
 
 def _finding_row(finding: Finding, verdict: str) -> list[str]:
-    """id, fix, severity source, verdict, title (shortened)."""
+    """id (and aliases), fix, severity source, verdict, title (shortened)."""
     if finding.category == "vulnerability":
         fix = f"fixed in {finding.fixed_version}" if finding.fixed_version else "no fix"
         source = finding.severity_source or "none"
@@ -481,7 +481,16 @@ def _finding_row(finding: Finding, verdict: str) -> list[str]:
     title = finding.title
     if len(title) > _TITLE_WIDTH:
         title = title[: _TITLE_WIDTH - 3].rstrip() + "..."
-    return [finding.id, fix, source, verdict, title]
+    return [_with_aliases(finding), fix, source, verdict, title]
+
+
+def _with_aliases(finding: Finding, most: int = 2) -> str:
+    """The id, with up to ``most`` aliases it does not already contain (a DSA's CVE ids)."""
+    extra = [alias for alias in finding.aliases if alias not in finding.id]
+    if not extra:
+        return finding.id
+    shown = ", ".join(extra[:most]) + (", ..." if len(extra) > most else "")
+    return f"{finding.id} ({shown})"
 
 
 def _aligned(rows: list[list[str]]) -> list[str]:

@@ -449,7 +449,7 @@ def test_render_table() -> None:
 
 def test_render_table_lists_every_finding_by_severity_then_package_with_counts() -> None:
     findings = [
-        vuln("CVE-2024-0003", "medium"),
+        vuln("CVE-2024-0003", "medium", aliases=("DEBIAN-CVE-2024-0003", "GHSA-1", "GHSA-2")),
         vuln("CVE-2024-0002", "critical"),
         vuln("CVE-2024-0004", "unknown", fixed=None),
         vuln("CVE-2024-0005", "unknown"),
@@ -482,9 +482,11 @@ def test_render_table_lists_every_finding_by_severity_then_package_with_counts()
     assert "    libfoo 1.0: 2" in lines and "    abc 2.0: 1" in lines
     text = "\n".join(lines[start:])
     assert re.search(r"CVE\-2024\-0002\s+fixed in 1\.2\s+none\s+FAILS", text)
+    # medium: within the limit; aliases that are not in the id are shown (two at most)
     assert re.search(
-        r"CVE\-2024\-0003\s+fixed in 1\.2\s+none\s+passes", text
-    )  # medium: within the limit
+        r"CVE-2024-0003 \(DEBIAN-CVE-2024-0003, GHSA-1, \.\.\.\)\s+fixed in 1\.2\s+none\s+passes",
+        text,
+    )
     assert re.search(r"CVE\-2024\-0004\s+no fix\s+none\s+ignored: no fix", text)
     assert re.search(r"CVE\-2024\-0005\s+fixed in 1\.2\s+none\s+FAILS", text)  # unknown with a fix
     assert re.search(r"secret\.aws\-access\-key\s+secret \(line 3\)\s+rule\s+allowed", text)

@@ -535,7 +535,7 @@ def test_planted_libssl3_fails_the_default_policy_after_enrichment(
     assert (
         high
         < table.index("    libssl3 3.0.11-1~deb12u1: 2")
-        < table.index("DSA-5532-1  fixed in 3.0.11-1~deb12u2")
+        < table.index("DSA-5532-1 (CVE-2023-5363)  fixed in 3.0.11-1~deb12u2")
     )
 
 
