@@ -20,10 +20,9 @@ the place inside it; the importer turns that into a one-line error naming the fi
 
 The Debian tracker's urgencies (:data:`DEBIAN_URGENCY`): ``unimportant`` → low (the security
 team judged it no real risk for Debian, e.g. the vulnerable code is not built), ``low`` → low,
-``medium`` → medium, ``high`` → high. A trailing ``*`` or ``**`` (``low**``) marks an urgency
-the tracker did not get from the security team's own triage; it is read as the same level.
-``not yet assigned`` and ``end-of-life`` (the release is no longer supported for that package)
-say nothing about the vulnerability: unknown.
+``medium`` → medium, ``high`` → high. The trailing ``*`` or ``**`` the tracker puts on some
+urgencies (``low**``) is ignored: the same level. ``not yet assigned`` and ``end-of-life`` (no
+security support for the package in that release) say nothing about the vulnerability: unknown.
 """
 
 from __future__ import annotations
