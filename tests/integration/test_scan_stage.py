@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,6 @@ def test_enriched_advisories_fail_a_planted_libssl3_and_pass_the_golden_images(
         golden = bakery("scan", ref, "--store", private_store)
         assert golden.returncode == 0, golden.stdout + golden.stderr
         assert golden.stdout.startswith("Policy PASSED: 0 violations"), golden.stdout
+        findings = _scan_json(private_store, ref)["findings"]
+        counts = Counter((f["category"], f["severity"]) for f in findings)
+        print(f"{ref}: {len(findings)} findings {dict(sorted(counts.items()))}")  # for the log
