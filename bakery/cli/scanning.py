@@ -60,7 +60,7 @@ def scan_command(ref: str, store_dir: Path, policy: Path | None, fmt: str) -> No
     elif fmt == "sarif":
         click.echo(json.dumps(to_sarif(result.findings, tool_version=__version__), indent=2))
     else:
-        out.print(render_table(result.policy))
+        out.print(render_table(result.policy, result.findings), markup=False, highlight=False)
     if not result.policy.passed:
         sys.exit(EXIT_POLICY)
 
@@ -94,18 +94,46 @@ def db_group() -> None:
 @db_group.command("import")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @store_option
-def db_import_command(source: Path, store_dir: Path) -> None:
-    """Load OSV records from a directory of *.json or an OSV ecosystem zip, in one transaction."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "osv", "nvd", "debian-tracker"]),
+    default="auto",
+    show_default=True,
+    help="osv: records (a directory, .json or zip); nvd: NVD CVE JSON 2.0 (.json, .json.gz or "
+    "a directory); debian-tracker: security-tracker.debian.org/tracker/data/json. "
+    "auto tells them apart.",
+)
+def db_import_command(source: Path, store_dir: Path, fmt: str) -> None:
+    """Load advisories (OSV) or severity data (NVD, Debian security tracker), in one transaction.
+
+    Severity data is joined to the advisories through their CVE ids, whichever is imported
+    first; every advisory is re-rated after each import.
+    """
+    from bakery.scan.enrich import detect_format, import_debian_tracker, import_nvd
     from bakery.scan.vulndb import import_osv
 
     store = Store.open(store_dir)
-    report = import_osv(store.vulndb_path, source)
-    skipped = sum(report.skipped.values())
-    out.print(f"imported {report.imported}, unchanged {report.unchanged}, skipped {skipped}")
-    for reason, count in sorted(report.skipped.items()):
-        out.print(f"  skipped {count}: {reason}")
-    for example in report.examples:
-        out.print(f"  e.g. {example}")
+    kind = detect_format(source) if fmt == "auto" else fmt
+    if kind == "osv":
+        report = import_osv(store.vulndb_path, source)
+        skipped = sum(report.skipped.values())
+        out.print(f"imported {report.imported}, unchanged {report.unchanged}, skipped {skipped}")
+        for reason, count in sorted(report.skipped.items()):
+            out.print(f"  skipped {count}: {reason}")
+        lines = [f"  e.g. {example}" for example in report.examples]
+        lines += [f"  note: {note}" for note in report.notes]
+    else:
+        load = import_nvd if kind == "nvd" else import_debian_tracker
+        enriched = load(store.vulndb_path, source)
+        what = "NVD CVEs" if kind == "nvd" else "Debian tracker urgencies"
+        out.print(
+            f"imported {enriched.imported} {what}, unchanged {enriched.unchanged}; "
+            f"{enriched.rerated} advisories re-rated"
+        )
+        lines = [f"  note: {note}" for note in enriched.notes]
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
 
 
 @db_group.command("status")
@@ -125,3 +153,8 @@ def db_status_command(store_dir: Path, as_json: bool) -> None:
     out.print(f"{info.total} advisories, newest modified {info.newest_modified}")
     for ecosystem, count in sorted(info.counts_per_ecosystem.items()):
         out.print(f"  {ecosystem}: {count}")
+    out.print(
+        f"severity data: {info.nvd_cves} NVD CVEs, {info.debian_urgencies} Debian tracker urgencies"
+    )
+    for source, count in info.by_source.items():
+        out.print(f"  rated by {source}: {count}")

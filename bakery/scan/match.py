@@ -32,20 +32,13 @@ from packageurl import normalize_qualifiers
 from bakery.errors import StoreError
 from bakery.scan import vulndb
 from bakery.scan.model import Finding, Package
+from bakery.scan.severity import DEBIAN_CODENAMES
 from bakery.scan.versions import InvalidVersion, VersionKey, VersionScheme, scheme_for
 from bakery.scan.vulndb import AdvisoryInfo, AffectedRow
 
 #: purl ``distro`` prefixes of the dpkg-based families, and Debian's codenames
 _DPKG_DISTROS = {"debian": "Debian", "ubuntu": "Ubuntu"}
-_DEBIAN_CODENAMES = {
-    "jessie": "8",
-    "stretch": "9",
-    "buster": "10",
-    "bullseye": "11",
-    "bookworm": "12",
-    "trixie": "13",
-    "forky": "14",
-}
+_DEBIAN_CODENAMES = {codename: release for release, codename in DEBIAN_CODENAMES.items()}
 
 
 _FROM_START = ("introduced", "0")
@@ -416,5 +409,6 @@ def _finding(package: Package, version: str, info: AdvisoryInfo, fixed: str | No
         installed_version=version,
         fixed_version=fixed,
         aliases=info.aliases,
+        severity_source=info.severity_source,
         detail=f"fixed in {fixed}" if fixed else "no fix available",
     )

@@ -52,3 +52,7 @@ class Finding(_Frozen):
     fixed_version: str | None = None
     aliases: tuple[str, ...] = ()
     detail: str = ""  # never contains a secret: scanners mask before building a Finding
+    #: where a vulnerability's severity came from ("osv:cvss_v3", "nvd:cvss_v3.1",
+    #: "debian-tracker:urgency", "none": see bakery.scan.vulndb); None for other findings and
+    #: in results stored before it existed
+    severity_source: str | None = None

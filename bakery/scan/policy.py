@@ -5,6 +5,7 @@ A policy file (strict: unknown keys are errors, reported as ``file:line``)::
     apiVersion: bakery.dev/v1
     kind: Policy
     maxSeverity: {vulnerability: high, secret: none, misconfiguration: medium}
+    unknownSeverity: fail
     ignoreUnfixed: true
     forbidden: {packages: [telnetd, "pkg:deb/debian/openssl@3.0.11*"], licenses: [AGPL-3.0-only]}
     requiredLabels: [org.opencontainers.image.source]
@@ -14,8 +15,13 @@ A policy file (strict: unknown keys are errors, reported as ``file:line``)::
          expires: 2026-12-31}
 
 - ``maxSeverity``: per finding category, the highest severity that passes; findings *above* it
-  fail. ``none`` fails on any finding, ``critical`` never fails. ``unknown`` ranks lowest (it
-  passes any limit but ``none``).
+  fail. ``none`` fails on any finding, ``critical`` never fails.
+- ``unknownSeverity`` (default ``fail``): how a vulnerability whose severity is still
+  ``unknown`` after enrichment (no CVSS vector, urgency or severity word from the advisory, NVD
+  or the Debian tracker: ``severity_source: none``) is judged. ``fail``: it fails whatever the
+  ``maxSeverity`` limit, as a vulnerability nobody has rated may be critical; ``ignoreUnfixed``
+  and ``allow`` still apply. ``pass``: ``unknown`` ranks lowest and passes any limit but
+  ``none``, as for the other categories, whose rules always rate their findings.
 - ``ignoreUnfixed`` (default true): vulnerabilities without a fixed version do not fail (they
   are listed in :attr:`PolicyResult.ignored_unfixed`), since no rebuild can remove them. Set it
   to false to fail on them too, and waive them one by one in ``allow``.
@@ -35,18 +41,21 @@ A policy file (strict: unknown keys are errors, reported as ``file:line``)::
 :data:`DEFAULT_POLICY` (a policy file with only ``apiVersion`` and ``kind``) fails on: any
 secret; misconfigurations rated high or critical (running as root, setuid files outside the
 minbase allowlist, world-writable directories without the sticky bit, SSH host keys, private
-keys, empty passwords); vulnerabilities rated high or critical that have a fixed version;
-licence and package findings rated high or critical. It requires no label and forbids nothing.
-It passes an up-to-date Debian minbase image that runs as a non-root user (the golden
-debian-base), and fails an image with any one of: a private key, a cloud key, a setuid binary, a
-world-writable directory, SSH host keys, a package with a fixable high or critical
-vulnerability, or no ``User``.
+keys, empty passwords); vulnerabilities that have a fixed version and are rated high or
+critical, or are still unknown after enrichment; licence and package findings rated high or
+critical. A vulnerability without a fix never fails it; an ``allow`` entry (with its reason
+and expiry) waives one that does. It requires no label and forbids nothing. It passes an
+up-to-date Debian minbase image that runs as a non-root user (the golden debian-base), and
+fails an image with any one of: a private key, a cloud key, a setuid binary, a world-writable
+directory, SSH host keys, a package with a fixable high, critical or unrated vulnerability, or
+no ``User``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from fnmatch import fnmatchcase
@@ -54,6 +63,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 from urllib.parse import unquote
 
+from packageurl import PackageURL
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -150,6 +160,7 @@ class Policy(_Model):
     api_version: Literal["bakery.dev/v1"] = Field(alias="apiVersion")
     kind: Literal["Policy"]
     max_severity: MaxSeverity = Field(default_factory=MaxSeverity, alias="maxSeverity")
+    unknown_severity: Literal["fail", "pass"] = Field(default="fail", alias="unknownSeverity")
     ignore_unfixed: bool = Field(default=True, alias="ignoreUnfixed")
     forbidden: Forbidden = Field(default_factory=Forbidden)
     required_labels: _Seq[_NonEmpty] = Field(default=(), alias="requiredLabels")
@@ -232,7 +243,8 @@ def evaluate(
     ignored: list[Finding] = []
     for finding in findings:
         limit = policy.max_severity.limit(finding.category)
-        if not _above(finding.severity, limit):
+        unrated = _fails_unrated(policy, finding)
+        if not unrated and not _above(finding.severity, limit):
             continue
         if _ignored_unfixed(policy, finding):
             ignored.append(finding)
@@ -241,7 +253,7 @@ def evaluate(
         if allowance is not None:
             allowed.append(AllowedFinding(finding=finding, allowance=allowance))
             continue
-        violations.append(_severity_violation(finding, limit, expired))
+        violations.append(_severity_violation(finding, limit, expired, unrated=unrated))
     package_list = list(packages)
     violations += _forbidden_packages(policy.forbidden.packages, package_list)
     violations += _forbidden_licenses(policy.forbidden.licenses, package_list)
@@ -262,14 +274,27 @@ def _ignored_unfixed(policy: Policy, finding: Finding) -> bool:
     )
 
 
+def _fails_unrated(policy: Policy, finding: Finding) -> bool:
+    """True for a vulnerability of unknown severity when the policy fails those."""
+    return (
+        policy.unknown_severity == "fail"
+        and finding.category == "vulnerability"
+        and finding.severity == "unknown"
+    )
+
+
 def _above(severity: Severity, limit: Threshold) -> bool:
     """True when ``severity`` is above ``limit`` (everything is above ``none``)."""
     return limit == "none" or SEVERITY_ORDER.index(severity) > SEVERITY_ORDER.index(limit)
 
 
-def _severity_violation(finding: Finding, limit: Threshold, expired: list[Allowance]) -> Violation:
-    """The violation of a finding above its category's limit."""
+def _severity_violation(
+    finding: Finding, limit: Threshold, expired: list[Allowance], *, unrated: bool = False
+) -> Violation:
+    """The violation of a finding above its category's limit (or unrated, when that fails)."""
     message = f"{finding.category} findings above {limit!r} fail"
+    if unrated:
+        message = "vulnerabilities of unknown severity fail (unknownSeverity: fail)"
     lapsed = next((entry for entry in expired if entry.matches(finding)), None)
     if lapsed is not None:
         message += f" (its allowance expired on {lapsed.expires.isoformat()})"
@@ -357,8 +382,10 @@ def _forced(expression: str, patterns: list[str]) -> set[str]:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def render_table(result: PolicyResult) -> str:
-    """The result as plain text: a verdict line, then tables of what failed, was waived, lapsed."""
+def render_table(result: PolicyResult, findings: Sequence[Finding] = ()) -> str:
+    """The result as plain text: a verdict line, tables of what failed, was waived, lapsed, then
+    every finding, grouped by severity (most severe first), then package (or path), with
+    counts and what the policy made of each."""
     lines = [_verdict(result)]
     if result.violations:
         rows = [
@@ -385,7 +412,94 @@ def render_table(result: PolicyResult) -> str:
             for a in result.expired_allowances
         ]
         lines += ["", "Expired allowances:", *_table(["ID", "PATH", "EXPIRED", "REASON"], rows)]
+    if findings:
+        lines += ["", *_findings_by_severity(result, findings)]
     return "\n".join(lines) + "\n"
+
+
+_TITLE_WIDTH = 72
+
+
+def _findings_by_severity(result: PolicyResult, findings: Sequence[Finding]) -> list[str]:
+    """``Findings: N (critical a, ...)``, then per severity its count and, per package or
+    path, its count and one aligned line per finding."""
+    counts = Counter(f.severity for f in findings)
+    levels = list(reversed(SEVERITY_ORDER))
+    lines = [
+        f"Findings: {len(findings)} ("
+        + ", ".join(f"{level} {counts[level]}" for level in levels)
+        + ")"
+    ]
+    verdicts = _verdicts(result)
+    for level in levels:
+        at_level = [f for f in findings if f.severity == level]
+        if not at_level:
+            continue
+        lines.append(f"  {level.upper()}: {len(at_level)}")
+        groups: dict[str, list[Finding]] = {}
+        for finding in sorted(at_level, key=lambda f: (_subject(f), f.id)):
+            groups.setdefault(_subject(finding), []).append(finding)
+        for subject, members in groups.items():
+            lines.append(f"    {subject}: {len(members)}")
+            rows = [_finding_row(f, verdicts.get(_identity(f), "passes")) for f in members]
+            lines += ["      " + line for line in _aligned(rows)]
+    return lines
+
+
+def _verdicts(result: PolicyResult) -> dict[tuple[str, ...], str]:
+    """What the policy made of each finding it did not pass, by the finding's identity."""
+    verdicts = {_identity(f): "ignored: no fix" for f in result.ignored_unfixed}
+    verdicts |= {_identity(a.finding): "allowed" for a in result.allowed}
+    verdicts |= {_identity(v.finding): "FAILS" for v in result.violations if v.finding}
+    return verdicts
+
+
+def _identity(finding: Finding) -> tuple[str, ...]:
+    """What tells one finding from another in one scan."""
+    return (finding.category, finding.id, finding.package or "", finding.path or "")
+
+
+def _subject(finding: Finding) -> str:
+    """The package (``name version``) or the path a finding is about, else ``image``."""
+    if finding.package:
+        try:
+            purl = PackageURL.from_string(finding.package)
+        except ValueError:
+            return finding.package
+        return f"{purl.name} {purl.version}" if purl.version else purl.name
+    return finding.path or "image"
+
+
+def _finding_row(finding: Finding, verdict: str) -> list[str]:
+    """id (and aliases), fix, severity source, verdict, title (shortened)."""
+    if finding.category == "vulnerability":
+        fix = f"fixed in {finding.fixed_version}" if finding.fixed_version else "no fix"
+        source = finding.severity_source or "none"
+    else:
+        fix = f"{finding.category} (line {finding.line})" if finding.line else finding.category
+        source = "rule"
+    title = finding.title
+    if len(title) > _TITLE_WIDTH:
+        title = title[: _TITLE_WIDTH - 3].rstrip() + "..."
+    return [_with_aliases(finding), fix, source, verdict, title]
+
+
+def _with_aliases(finding: Finding, most: int = 2) -> str:
+    """The id, with up to ``most`` aliases it does not already contain (a DSA's CVE ids)."""
+    extra = [alias for alias in finding.aliases if alias not in finding.id]
+    if not extra:
+        return finding.id
+    shown = ", ".join(extra[:most]) + (", ..." if len(extra) > most else "")
+    return f"{finding.id} ({shown})"
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    """Rows with their columns aligned, two spaces apart."""
+    widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 def _verdict(result: PolicyResult) -> str:

@@ -1,10 +1,12 @@
-"""The local vulnerability database: OSV advisories in one SQLite file, laid out for matching.
+"""The local vulnerability database: OSV advisories in one SQLite file, laid out for matching,
+and the severity data that rates them.
 
-``advisories`` holds one row per OSV record (title, severity level, aliases; the raw JSON only
-when asked for). ``affected`` holds one row per matchable ``affected[]`` entry: the ecosystem
-split into family (``Debian``) and release (``12``), the package name as matchers look it up
-(PyPI names PEP 503-normalised), the ECOSYSTEM/SEMVER ranges with their events validated and
-already sorted in the ecosystem's version order, and the explicit ``versions`` list. It is
+``advisories`` holds one row per OSV record (title, aliases, the record's own rating, the
+rating in force and where it came from; the raw JSON only when asked for). ``affected`` holds
+one row per matchable ``affected[]`` entry: the ecosystem split into family (``Debian``) and
+release (``12``), the package name as matchers look it up (PyPI names PEP 503-normalised), the
+ECOSYSTEM/SEMVER ranges with their events validated and already sorted in the ecosystem's
+version order, and the explicit ``versions`` list. It is
 clustered on ``(family, package_name)`` (a WITHOUT ROWID primary key), which is what
 :mod:`bakery.scan.match` joins against: one package's entries are read in one sweep.
 
@@ -13,10 +15,26 @@ ecosystem zip (``Debian.zip``) in ONE transaction: killed or failing midway, it 
 Bad records are skipped and counted by reason; a record replaces the stored one with the same id
 only when its ``modified`` time is newer.
 
-Severity level, first that applies: the highest CVSS v3.x base score of ``severity[]`` (computed
-here exactly as the FIRST CVSS v3.0/v3.1 specifications define it; CVSS v2 and v4 vectors are
-not scored), an ``Ubuntu`` priority, then ``database_specific.severity`` (GitHub's
-LOW/MODERATE/HIGH/CRITICAL) and ``ecosystem_specific.urgency`` (Debian), else ``unknown``.
+Severity data, joined to advisories through their CVE ids (the record's id and aliases, e.g.
+``DEBIAN-CVE-2024-5535`` and a DSA's ``upstream`` CVE ids; :func:`bakery.scan.severity.cve_ids`):
+:func:`import_nvd` loads NVD's CVE JSON 2.0 (``nvd_cvss``: one CVSS rating per CVE, newer
+``lastModified`` wins) and :func:`import_debian_tracker` the Debian security tracker's JSON
+(``debian_urgency``: the urgency per CVE, source package and release codename). Both are one
+transaction each and validate the whole document before writing: a malformed one is a
+UserError naming the file and changes nothing.
+
+The rating in force (``severity``, ``severity_source``, ``score``, ``vector``), first that
+applies (a CVSS score beats a word; the record's own beats imported data):
+
+1. the record's own CVSS vectors (``osv:cvss_v4|v3|v2``: newest version, highest score);
+2. NVD's CVSS for any of its CVE ids (``nvd:cvss_v4.0|v3.1|v3.0|v2.0``; the highest);
+3. the record's own severity words (``osv:ubuntu``, ``osv:database_specific``,
+   ``osv:ecosystem_specific``, e.g. Debian's urgency as osv.dev carries it);
+4. the Debian tracker's urgency for its CVE ids in the package and release the record names
+   (``debian-tracker:urgency``; the highest);
+5. else ``unknown`` from ``none``.
+
+Every import re-rates every advisory, so the order of imports does not matter.
 """
 
 from __future__ import annotations
@@ -24,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import math
 import sqlite3
 import zipfile
 from collections import Counter, defaultdict
@@ -38,6 +55,15 @@ from packaging.utils import canonicalize_name
 
 from bakery.errors import StoreError, UserError
 from bakery.scan.model import SEVERITY_ORDER, Severity
+from bakery.scan.severity import (
+    DEBIAN_CODENAMES,
+    UNRATED,
+    Rating,
+    cve_ids,
+    rank,
+    rating_of_record,
+    urgency_level,
+)
 from bakery.scan.versions import (
     InvalidVersion,
     UnsupportedEcosystem,
@@ -46,7 +72,7 @@ from bakery.scan.versions import (
     scheme_for,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 #: how many skipped-record examples an :class:`ImportReport` keeps
 MAX_EXAMPLES = 20
 #: larger files are skipped: no OSV record comes near, and a zip member could be a bomb
@@ -65,8 +91,24 @@ _SCHEMA = (
     summary TEXT NOT NULL,
     severity TEXT NOT NULL,
     aliases TEXT NOT NULL,
-    raw TEXT
+    raw TEXT,
+    own_rating TEXT NOT NULL,
+    severity_source TEXT NOT NULL,
+    score REAL,
+    vector TEXT
 )""",
+    """CREATE TABLE IF NOT EXISTS nvd_cvss (
+    cve_id TEXT PRIMARY KEY,
+    last_modified TEXT NOT NULL,
+    rating TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS debian_urgency (
+    cve_id TEXT NOT NULL,
+    package TEXT NOT NULL,
+    release TEXT NOT NULL,
+    urgency TEXT NOT NULL,
+    PRIMARY KEY (cve_id, package, release)
+) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS affected (
     advisory_id TEXT NOT NULL,
     entry INTEGER NOT NULL,
@@ -95,6 +137,7 @@ class ImportReport:
     skipped: dict[str, int]  # reason → count
     examples: list[str]  # "<file>: <reason>", at most MAX_EXAMPLES
     unchanged: int = 0  # same or older ``modified`` than the stored record: left alone
+    notes: list[str] = field(default_factory=list)  # e.g. vectors ignored, at most MAX_EXAMPLES
 
 
 @dataclass(frozen=True)
@@ -105,6 +148,9 @@ class DbStatus:
     newest_modified: str | None
     total: int  # advisories in force (withdrawn ones excluded)
     withdrawn: int = 0
+    nvd_cves: int = 0  # CVEs with an NVD CVSS rating
+    debian_urgencies: int = 0  # (CVE, package, release) urgencies of the Debian tracker
+    by_source: dict[str, int] = field(default_factory=dict)  # severity_source → advisories
 
 
 class AffectedRow(NamedTuple):
@@ -126,133 +172,12 @@ class AdvisoryInfo(NamedTuple):
     summary: str
     severity: Severity
     aliases: tuple[str, ...]
-
-
-# ---------------------------------------------------------------------------------------------
-# CVSS v3.x base score (FIRST CVSS v3.1 specification, section 7; v3.0 differs only in Roundup)
-
-_CVSS3_WEIGHTS: dict[str, dict[str, float]] = {
-    "AV": {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2},
-    "AC": {"L": 0.77, "H": 0.44},
-    "UI": {"N": 0.85, "R": 0.62},
-    "C": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "I": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "A": {"H": 0.56, "L": 0.22, "N": 0.0},
-}
-_CVSS3_PR = {"U": {"N": 0.85, "L": 0.62, "H": 0.27}, "C": {"N": 0.85, "L": 0.68, "H": 0.5}}
-_CVSS3_BASE = ("AV", "AC", "PR", "UI", "S", "C", "I", "A")
-
-
-def _roundup_v31(value: float) -> float:
-    """CVSS v3.1 Roundup: the smallest one-decimal number ≥ value, free of float noise."""
-    as_int = round(value * 100_000)
-    if as_int % 10_000 == 0:
-        return as_int / 100_000.0
-    return (math.floor(as_int / 10_000) + 1) / 10.0
-
-
-def _roundup_v30(value: float) -> float:
-    """CVSS v3.0 Roundup, as that specification defines it."""
-    return math.ceil(value * 10) / 10
-
-
-def _parse_cvss3(vector: str) -> tuple[str, dict[str, str]] | None:
-    """(minor version, base metrics) of a CVSS v3.x vector; None when malformed."""
-    prefix, _, rest = vector.strip().partition("/")
-    if prefix not in ("CVSS:3.0", "CVSS:3.1") or not rest:
-        return None
-    metrics: dict[str, str] = {}
-    for part in rest.split("/"):
-        name, sep, value = part.partition(":")
-        if not sep or name in metrics:
-            return None
-        metrics[name] = value
-    base = {name: metrics.get(name, "") for name in _CVSS3_BASE}
-    valid = base["S"] in _CVSS3_PR and all(
-        base[name] in weights for name, weights in _CVSS3_WEIGHTS.items()
-    )
-    return (prefix[-3:], base) if valid and base["PR"] in _CVSS3_PR["U"] else None
-
-
-def cvss3_base_score(vector: str) -> float | None:
-    """The CVSS v3.0/v3.1 base score of ``vector``, or None when it is not a valid v3 vector."""
-    parsed = _parse_cvss3(vector)
-    if parsed is None:
-        return None
-    version, m = parsed
-    w = {name: weights[m[name]] for name, weights in _CVSS3_WEIGHTS.items()}
-    scope_changed = m["S"] == "C"
-    iss = 1 - (1 - w["C"]) * (1 - w["I"]) * (1 - w["A"])
-    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if scope_changed else 6.42 * iss
-    exploitability = 8.22 * w["AV"] * w["AC"] * _CVSS3_PR[m["S"]][m["PR"]] * w["UI"]
-    if impact <= 0:
-        return 0.0
-    total = impact + exploitability
-    roundup = _roundup_v31 if version == "3.1" else _roundup_v30
-    return roundup(min(1.08 * total if scope_changed else total, 10))
-
-
-def level_for_score(score: float) -> Severity:
-    """CVSS v3 qualitative rating; 0.0 ("None") maps to ``low``, the lowest level we have."""
-    if score >= 9.0:
-        return "critical"
-    if score >= 7.0:
-        return "high"
-    if score >= 4.0:
-        return "medium"
-    return "low"
-
-
-_WORD_LEVELS: dict[str, Severity] = {
-    "negligible": "low",
-    "unimportant": "low",
-    "low": "low",
-    "moderate": "medium",
-    "medium": "medium",
-    "important": "high",
-    "high": "high",
-    "critical": "critical",
-}
-
-
-def _highest(levels: Iterable[Severity]) -> Severity | None:
-    """The most severe of ``levels``, None when there are none."""
-    return max(levels, key=SEVERITY_ORDER.index, default=None)
-
-
-def _level_of_entry(entry: Any) -> Severity | None:
-    """The level of one ``severity[]`` entry (CVSS v3 computed, Ubuntu priority mapped)."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("score"), str):
-        return None
-    if entry.get("type") == "CVSS_V3":
-        score = cvss3_base_score(entry["score"])
-        return None if score is None else level_for_score(score)
-    if entry.get("type") == "Ubuntu":
-        return _WORD_LEVELS.get(entry["score"].lower())
-    return None
-
-
-def _word_level(block: Any, field_name: str) -> Severity | None:
-    """A severity word such as ``HIGH`` or ``unimportant`` from a ``*_specific`` block."""
-    if isinstance(block, dict) and isinstance(block.get(field_name), str):
-        return _WORD_LEVELS.get(block[field_name].lower().rstrip("*"))
-    return None
+    severity_source: str = UNRATED.source
 
 
 def severity_of(record: dict[str, Any]) -> Severity:
-    """The record's severity level (see the module docstring for the order of sources)."""
-    affected = [a for a in record.get("affected") or [] if isinstance(a, dict)]
-    entries = list(record.get("severity") or [])
-    if not entries:  # the schema allows per-package severity only when the top level has none
-        entries = [e for a in affected for e in a.get("severity") or []]
-    level = _highest(lvl for e in entries if (lvl := _level_of_entry(e)))
-    if level is None:
-        words = [_word_level(record.get("database_specific"), "severity")]
-        words += [_word_level(a.get("database_specific"), "severity") for a in affected]
-        words += [_word_level(a.get("ecosystem_specific"), "severity") for a in affected]
-        words += [_word_level(a.get("ecosystem_specific"), "urgency") for a in affected]
-        level = _highest(w for w in words if w)
-    return level or "unknown"
+    """The record's own severity level (see :func:`bakery.scan.severity.rating_of_record`)."""
+    return rating_of_record(record)[0].level
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,10 +206,11 @@ class _Record:
     published: str | None
     withdrawn: str | None
     summary: str
-    severity: Severity
+    rating: Rating
     aliases: list[str]
     raw: str | None
     rows: list[_Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
@@ -434,6 +360,7 @@ def _parse_record(data: bytes, *, keep_raw: bool = False) -> _Record:
     record_id = record.get("id")
     if not isinstance(record_id, str) or not record_id:
         raise _Skip("missing id")
+    rating, notes = rating_of_record(record)
     parsed = _Record(
         id=record_id,
         modified=str(record.get("modified")),
@@ -441,9 +368,10 @@ def _parse_record(data: bytes, *, keep_raw: bool = False) -> _Record:
         published=record["published"] if isinstance(record.get("published"), str) else None,
         withdrawn=record["withdrawn"] if isinstance(record.get("withdrawn"), str) else None,
         summary=_title(record, record_id),
-        severity=severity_of(record),
+        rating=rating,
         aliases=_aliases(record),
         raw=json.dumps(record, separators=(",", ":")) if keep_raw else None,
+        notes=notes,
     )
     if parsed.withdrawn is None:  # a withdrawn record is kept (newer wins) but never matches
         parsed.rows = _affected_rows(record, record_id)
@@ -582,6 +510,7 @@ class _Importer:
         self.imported = self.unchanged = 0
         self.skipped: Counter[str] = Counter()
         self.examples: list[str] = []
+        self.notes: list[str] = []
 
     def add(self, name: str, data: bytes | None, keep_raw: bool) -> None:
         """Validate one document and queue it if it is newer than what is stored."""
@@ -598,6 +527,9 @@ class _Importer:
         if self.stored.get(record.id, -1) >= record.modified_us:
             self.unchanged += 1
             return
+        for note in record.notes:
+            if len(self.notes) < MAX_EXAMPLES:
+                self.notes.append(f"{name}: {note}")
         self.stored[record.id] = record.modified_us
         self.pending[record.id] = record
         self.imported += 1
@@ -612,7 +544,7 @@ class _Importer:
             "DELETE FROM affected WHERE advisory_id = ?", [(r.id,) for r in records]
         )
         self.conn.executemany(
-            "INSERT OR REPLACE INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     r.id,
@@ -621,9 +553,13 @@ class _Importer:
                     r.published,
                     r.withdrawn,
                     r.summary,
-                    r.severity,
+                    r.rating.level,  # until _rerate: the record's own
                     json.dumps(r.aliases),
                     r.raw,
+                    r.rating.to_json(),
+                    r.rating.source,
+                    r.rating.score,
+                    r.rating.vector,
                 )
                 for r in records
             ],
@@ -640,7 +576,39 @@ class _Importer:
             skipped=dict(sorted(self.skipped.items())),
             examples=list(self.examples),
             unchanged=self.unchanged,
+            notes=list(self.notes),
         )
+
+
+@contextlib.contextmanager
+def writing(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """The database (created if need be) inside one write transaction, for an importer.
+
+    When the block ends, every advisory is re-rated (:func:`rerate`) and the transaction
+    committed; if it raises, nothing is written, and a database this call created is removed.
+    """
+    created = not db_path.exists()
+    try:
+        conn = connect(db_path, create=True)
+        try:
+            with _transaction(conn):
+                yield conn
+                rerate(conn)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot write the vulnerability database {db_path}: {exc}") from exc
+        finally:
+            conn.close()
+    except BaseException:
+        if created:
+            _remove(db_path)
+        raise
+
+
+def _remove(db_path: Path) -> None:
+    """Delete the database and its WAL files."""
+    for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        path.unlink(missing_ok=True)
 
 
 def import_osv(db_path: Path, source: Path, *, keep_raw: bool = False) -> ImportReport:
@@ -658,8 +626,7 @@ def import_osv(db_path: Path, source: Path, *, keep_raw: bool = False) -> Import
         return _import(db_path, itertools.chain([first], entries), keep_raw)
     except BaseException:
         if created:  # a failed first import leaves no empty database to scan against
-            for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
-                path.unlink(missing_ok=True)
+            _remove(db_path)
         raise
 
 
@@ -674,6 +641,7 @@ def _import(
             for name, data in entries:
                 importer.add(name, data, keep_raw)
             importer.flush()
+            rerate(conn)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return importer.report()
     except sqlite3.DatabaseError as exc:
@@ -696,6 +664,12 @@ def status(db_path: Path) -> DbStatus:
         total, withdrawn = conn.execute(
             "SELECT COUNT(*) - COUNT(withdrawn), COUNT(withdrawn) FROM advisories"
         ).fetchone()
+        nvd_cves = conn.execute("SELECT COUNT(*) FROM nvd_cvss").fetchone()[0]
+        urgencies = conn.execute("SELECT COUNT(*) FROM debian_urgency").fetchone()[0]
+        by_source = conn.execute(
+            "SELECT severity_source, COUNT(*) FROM advisories WHERE withdrawn IS NULL"
+            " GROUP BY severity_source ORDER BY severity_source"
+        ).fetchall()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"the vulnerability database {db_path} is damaged: {exc}") from exc
     finally:
@@ -705,7 +679,86 @@ def status(db_path: Path) -> DbStatus:
         newest_modified=newest[0] if newest else None,
         total=total,
         withdrawn=withdrawn,
+        nvd_cves=nvd_cves,
+        debian_urgencies=urgencies,
+        by_source=dict(by_source),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Ratings in force
+
+
+def rerate(conn: sqlite3.Connection) -> int:
+    """Set every advisory's rating in force (module doc), inside the caller's transaction.
+
+    Returns how many advisories changed rating.
+    """
+    rows = conn.execute(
+        "SELECT id, aliases, own_rating, severity, severity_source, score, vector FROM advisories"
+    ).fetchall()
+    cves = {row[0]: sorted(cve_ids([row[0], *json.loads(row[1])])) for row in rows}
+    wanted = json.dumps(sorted({cve for ids in cves.values() for cve in ids}))
+    nvd = {
+        cve: Rating.from_json(rating)
+        for cve, rating in conn.execute(
+            "SELECT cve_id, rating FROM nvd_cvss WHERE cve_id IN (SELECT value FROM json_each(?))",
+            (wanted,),
+        )
+    }
+    urgencies: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    for cve, package, release, urgency in conn.execute(
+        "SELECT cve_id, package, release, urgency FROM debian_urgency"
+        " WHERE cve_id IN (SELECT value FROM json_each(?))",
+        (wanted,),
+    ):
+        urgencies[(cve, package)][release] = urgency
+    debian: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    if urgencies:
+        for advisory_id, release, name in conn.execute(
+            "SELECT advisory_id, release, package_name FROM affected WHERE family = 'Debian'"
+        ):
+            debian[advisory_id].add((release, name))
+    changes = []
+    for advisory_id, _, own, *current in rows:
+        tracker = [
+            Rating(urgency_level(urgency), "debian-tracker:urgency")
+            for release, name in sorted(debian.get(advisory_id, ()))
+            for cve in cves[advisory_id]
+            for urgency in _urgencies(urgencies.get((cve, name), {}), release)
+        ]
+        nvd_ratings = [nvd[cve] for cve in cves[advisory_id] if cve in nvd]
+        rating = in_force(Rating.from_json(own), nvd_ratings, tracker)
+        fields = (rating.level, rating.source, rating.score, rating.vector)
+        if tuple(current) != fields:
+            changes.append((*fields, advisory_id))
+    conn.executemany(
+        "UPDATE advisories SET severity = ?, severity_source = ?, score = ?, vector = ?"
+        " WHERE id = ?",
+        changes,
+    )
+    return len(changes)
+
+
+def _urgencies(by_release: dict[str, str], release: str) -> list[str]:
+    """The urgencies for an advisory's release (``12`` → bookworm; any for plain ``Debian``)."""
+    if not release:
+        return list(by_release.values())
+    codename = DEBIAN_CODENAMES.get(release)
+    return [by_release[codename]] if codename in by_release else []
+
+
+def in_force(own: Rating, nvd: Iterable[Rating], tracker: Iterable[Rating]) -> Rating:
+    """The rating in force: own CVSS, NVD CVSS, own words, tracker urgency (module doc)."""
+    if own.score is not None:
+        return own
+    best = max(nvd, key=rank, default=None)
+    if best is not None:
+        return best
+    if own.level != "unknown":
+        return own
+    urgent = max((r for r in tracker if r.level != "unknown"), key=rank, default=None)
+    return urgent or UNRATED
 
 
 # ---------------------------------------------------------------------------------------------
@@ -753,7 +806,7 @@ def decode_versions(versions: str) -> list[str]:
 def advisories(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, AdvisoryInfo]:
     """Title, severity and aliases of the given advisories (ids as one JSON array parameter)."""
     cursor = conn.execute(
-        "SELECT id, summary, severity, aliases FROM advisories"
+        "SELECT id, summary, severity, aliases, severity_source FROM advisories"
         " WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps(sorted(set(ids))),),
     )
@@ -763,6 +816,7 @@ def advisories(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Adviso
             summary=row[1],
             severity=row[2] if row[2] in SEVERITY_ORDER else "unknown",
             aliases=tuple(json.loads(row[3])),
+            severity_source=row[4],
         )
         for row in cursor
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from tests.integration.conftest import SDE
 from tests.sarif import sarif_errors
 
 OSV = REPO.parent / "shared" / "data" / "osv-debian12"
+#: excerpts of NVD's CVE JSON 2.0 and the Debian security tracker's JSON (tests/data/README.md)
+NVD = REPO / "tests" / "data" / "nvd-cve-2.0-excerpt.json"
+TRACKER = REPO / "tests" / "data" / "debian-tracker-excerpt.json"
 # a made-up key pair: no real credential anywhere in this repository
 PEM = (
     "-----BEGIN RSA PRIVATE KEY-----\n"
@@ -122,3 +126,49 @@ def _vulnerable_openssl_ids(installed: str) -> set[str]:
 
 def _dpkg_lt(a: str, b: str) -> bool:
     return subprocess.run(["dpkg", "--compare-versions", a, "lt", b], check=False).returncode == 0
+
+
+def test_enriched_advisories_fail_a_planted_libssl3_and_pass_the_golden_images(
+    tmp_path: Path, private_store: Path
+) -> None:
+    """Issue 14: the Debian records carry no severity; with NVD's and the tracker's data joined
+    through their CVE ids, an image whose only problem is an old libssl3 fails the default
+    policy and the table lists its advisories; the golden images still pass."""
+    for source in (OSV, TRACKER, NVD):
+        imported = bakery("db", "import", source, "--store", private_store)
+        assert imported.returncode == 0, imported.stderr
+    (tmp_path / "status-extra").write_text(OPENSSL_STATUS)
+    recipe = tmp_path / "libssl.yaml"
+    recipe.write_text(
+        "apiVersion: bakery.dev/v1\nname: test/old-libssl\nversion: '1'\n"
+        "base: {image: 'golden/debian-base:12'}\n"
+        "steps:\n"
+        "  - copy: {src: status-extra, dest: /tmp/status-extra}\n"
+        "  - run: cat /tmp/status-extra >> /var/lib/dpkg/status && rm /tmp/status-extra\n"
+    )
+    gated = bakery("bake", recipe, "--store", private_store, env=SDE)
+    assert gated.returncode == 3, (gated.returncode, gated.stderr)
+    assert "fails its policy" in gated.stderr and "Traceback" not in gated.stderr
+    assert bakery("bake", recipe, "--store", private_store, "--no-scan", env=SDE).returncode == 0
+
+    table = bakery("scan", "test/old-libssl:1", "--store", private_store)
+    assert table.returncode == 3, table.stderr
+    expected = _vulnerable_openssl_ids("3.0.11-1~deb12u1")
+    assert expected == {"DSA-5532-1", "DSA-5764-1", "DEBIAN-CVE-2024-5535"}
+    assert table.stdout.startswith(f"Policy FAILED: {len(expected)} violations")
+    listed = table.stdout[table.stdout.index("Findings:") :]
+    assert "  CRITICAL: 1\n    libssl3 3.0.11-1~deb12u1: 1\n      DEBIAN-CVE-2024-5535" in listed
+    assert "  HIGH: 2\n    libssl3 3.0.11-1~deb12u1: 2\n      DSA-5532-1" in listed
+    assert listed.count("nvd:cvss_v3.1") == 3 and listed.count("FAILS") == 3
+    result = _scan_json(private_store, "test/old-libssl:1")
+    vulns = {f["id"]: f for f in result["findings"] if f["category"] == "vulnerability"}
+    assert set(vulns) == expected
+    assert {f["severity_source"] for f in vulns.values()} == {"nvd:cvss_v3.1"}
+
+    for ref in ("golden/debian-base:12", "golden/nginx:1.22"):
+        golden = bakery("scan", ref, "--store", private_store)
+        assert golden.returncode == 0, golden.stdout + golden.stderr
+        assert golden.stdout.startswith("Policy PASSED: 0 violations"), golden.stdout
+        findings = _scan_json(private_store, ref)["findings"]
+        counts = Counter((f["category"], f["severity"]) for f in findings)
+        print(f"{ref}: {len(findings)} findings {dict(sorted(counts.items()))}")  # for the log

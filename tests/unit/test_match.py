@@ -123,6 +123,7 @@ def test_finding_fields(real_db: Path) -> None:
     assert dsa.title == "glibc - security update"
     assert dsa.aliases == ("CVE-2024-33599", "CVE-2024-33600", "CVE-2024-33601", "CVE-2024-33602")
     assert dsa.severity == "unknown"  # the real records carry no severity
+    assert dsa.severity_source == "none"  # and no NVD or tracker data was imported
     assert (dsa.installed_version, dsa.fixed_version, dsa.detail) == (
         "2.36-9+deb12u3",
         "2.36-9+deb12u7",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -444,6 +445,78 @@ def test_render_table() -> None:
     assert "forbidden-package" in text and "required-label" in text
     assert "test fixture, revoked key" in text and "2025-01-01" in text
     assert render_table(run(policy())).startswith("Policy PASSED: 0 violations")
+
+
+def test_render_table_lists_every_finding_by_severity_then_package_with_counts() -> None:
+    findings = [
+        vuln("CVE-2024-0003", "medium", aliases=("DEBIAN-CVE-2024-0003", "GHSA-1", "GHSA-2")),
+        vuln("CVE-2024-0002", "critical"),
+        vuln("CVE-2024-0004", "unknown", fixed=None),
+        vuln("CVE-2024-0005", "unknown"),
+        secret(),
+        Finding.model_validate(
+            {**vuln("CVE-2024-0006", "high").model_dump(), "package": "pkg:deb/debian/abc@2.0"}
+        ),
+    ]
+    result = run(policy(), findings)
+    lines = render_table(result, findings).splitlines()
+    start = lines.index("Findings: 6 (critical 1, high 2, medium 1, low 0, unknown 2)")
+    outline = [(len(ln) - len(ln.lstrip()), ln.split()[0]) for ln in lines[start + 1 :]]
+    assert outline == [
+        (2, "CRITICAL:"),
+        (4, "libfoo"),
+        (6, "CVE-2024-0002"),
+        (2, "HIGH:"),
+        (4, "/opt/app/test-fixtures/creds:"),
+        (6, "secret.aws-access-key"),
+        (4, "abc"),
+        (6, "CVE-2024-0006"),
+        (2, "MEDIUM:"),
+        (4, "libfoo"),
+        (6, "CVE-2024-0003"),
+        (2, "UNKNOWN:"),
+        (4, "libfoo"),
+        (6, "CVE-2024-0004"),
+        (6, "CVE-2024-0005"),
+    ]
+    assert "    libfoo 1.0: 2" in lines and "    abc 2.0: 1" in lines
+    text = "\n".join(lines[start:])
+    assert re.search(r"CVE\-2024\-0002\s+fixed in 1\.2\s+none\s+FAILS", text)
+    # medium: within the limit; aliases that are not in the id are shown (two at most)
+    assert re.search(
+        r"CVE-2024-0003 \(DEBIAN-CVE-2024-0003, GHSA-1, \.\.\.\)\s+fixed in 1\.2\s+none\s+passes",
+        text,
+    )
+    assert re.search(r"CVE\-2024\-0004\s+no fix\s+none\s+ignored: no fix", text)
+    assert re.search(r"CVE\-2024\-0005\s+fixed in 1\.2\s+none\s+FAILS", text)  # unknown with a fix
+    assert re.search(r"secret\.aws\-access\-key\s+secret \(line 3\)\s+rule\s+allowed", text)
+    assert "Findings:" not in render_table(result)  # no findings given: none listed
+
+
+def test_default_policy_fails_a_fixable_unknown_vulnerability_unless_waived() -> None:
+    unknown = vuln("DSA-5532-1", "unknown", aliases=("CVE-2023-5363",))
+    result = evaluate(DEFAULT_POLICY, [unknown], [], {}, today=TODAY)
+    assert not result.passed
+    (violation,) = result.violations
+    assert violation.severity == "unknown" and "unknownSeverity: fail" in violation.message
+    no_fix = vuln("DSA-5532-1", "unknown", fixed=None)
+    assert evaluate(DEFAULT_POLICY, [no_fix], [], {}, today=TODAY).passed
+    waived = policy(
+        "apiVersion: bakery.dev/v1\nkind: Policy\nallow:\n"
+        "  - {id: CVE-2023-5363, reason: rebuilt next sprint, expires: 2027-01-31}\n"
+    )
+    result = evaluate(waived, [unknown], [], {}, today=TODAY)
+    assert result.passed and [a.finding.id for a in result.allowed] == ["DSA-5532-1"]
+    lenient = policy("apiVersion: bakery.dev/v1\nkind: Policy\nunknownSeverity: pass\n")
+    assert evaluate(lenient, [unknown], [], {}, today=TODAY).passed
+    # other categories are rated by their rules: unknown keeps ranking lowest there
+    odd = Finding(category="misconfiguration", id="misconfig.x", severity="unknown", title="x")
+    assert evaluate(DEFAULT_POLICY, [odd], [], {}, today=TODAY).passed
+
+
+def test_unknown_severity_takes_fail_or_pass_only() -> None:
+    with pytest.raises(UserError, match="unknownSeverity"):
+        policy("apiVersion: bakery.dev/v1\nkind: Policy\nunknownSeverity: warn\n")
 
 
 # --------------------------------------------------------------------------- SARIF

@@ -18,7 +18,8 @@ import pytest
 
 from bakery.errors import StoreError, UserError
 from bakery.scan import vulndb
-from bakery.scan.vulndb import cvss3_base_score, import_osv, level_for_score, severity_of, status
+from bakery.scan.severity import BadVector, score_vector
+from bakery.scan.vulndb import import_osv, severity_of, status
 
 REAL = Path("/work/shared/data/osv-debian12")
 REPO = Path(__file__).resolve().parents[2]
@@ -428,7 +429,8 @@ def test_damaged_or_missing_database(tmp_path: Path) -> None:
 
 
 # CVSS v3.x base scores of known vectors (FIRST calculator values, as listed in
-# RedHatProductSecurity/cvss tests/vectors_simple31; NVD shows the same for the named CVEs).
+# RedHatProductSecurity/cvss tests/vectors_simple31; NVD shows the same for the named CVEs),
+# scored by the cvss library through bakery.scan.severity.score_vector.
 CVSS31 = [
     ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
     ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0),  # CVE-2021-44228
@@ -459,45 +461,48 @@ CVSS31 = [
 
 @pytest.mark.parametrize(("vector", "score"), CVSS31)
 def test_cvss31_base_scores(vector: str, score: float) -> None:
-    assert cvss3_base_score(vector) == score
+    scored = score_vector(vector)
+    assert (scored.version, scored.score) == ("3.1", score)
 
 
-def test_cvss30_uses_its_own_roundup() -> None:
-    # Same metrics, v3.0 and v3.1 agree on these; v3.0 rounds up with a plain ceiling.
-    assert cvss3_base_score("CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H") == 9.8
-    assert cvss3_base_score("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H") == 7.8
+def test_cvss30_vectors_are_scored_as_v30() -> None:
+    scored = score_vector("CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+    assert (scored.version, scored.score, scored.level) == ("3.0", 9.8, "critical")
+    assert score_vector("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H").score == 7.8
 
 
 @pytest.mark.parametrize(
     "vector",
     [
-        "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",  # no prefix
-        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+        "CVSS:4.1/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",  # no such version
         "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",  # A missing
         "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
         "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",  # repeated
         "CVSS:3.1/",
+        "CVSS:4.0/AV:N",
+        "AV:N/AC:L/Au:N/C:P/I:P",  # a v2 vector without A
+        "not a vector",
+        "",
     ],
 )
 def test_invalid_cvss_vectors(vector: str) -> None:
-    assert cvss3_base_score(vector) is None
+    with pytest.raises(BadVector, match="CVSS"):
+        score_vector(vector)
 
 
 @pytest.mark.parametrize(
     ("score", "level"),
     [
-        (0.0, "low"),
-        (3.9, "low"),
-        (4.0, "medium"),
-        (6.9, "medium"),
-        (7.0, "high"),
-        (8.9, "high"),
-        (9.0, "critical"),
-        (10.0, "critical"),
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", "low"),  # 0.0, "None"
+        ("CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N", "low"),  # 1.8
+        ("CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:C/C:L/I:N/A:N", "medium"),  # 4.1
+        ("CVSS:3.1/AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "medium"),  # 6.8
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", "high"),  # 7.5
+        ("CVSS:3.1/AV:N/AC:L/PR:L/UI:R/S:C/C:H/I:H/A:H", "critical"),  # 9.0
     ],
 )
-def test_levels(score: float, level: str) -> None:
-    assert level_for_score(score) == level
+def test_levels(score: str, level: str) -> None:
+    assert score_vector(score).level == level
 
 
 @pytest.mark.parametrize(
@@ -531,7 +536,24 @@ def test_levels(score: float, level: str) -> None:
                 ],
                 "database_specific": {"severity": "MODERATE"},
             },
-            "medium",
+            "critical",  # v4 is scored (9.3) and a score beats a word
+        ),
+        (
+            {
+                "severity": [
+                    {"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:P/I:N/A:N"},  # 5.0
+                    {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"},
+                ]
+            },
+            "high",  # the newest version present wins
+        ),
+        ({"severity": [{"type": "CVSS_V2", "score": "AV:N/AC:L/Au:N/C:C/I:C/A:C"}]}, "high"),
+        (
+            {
+                "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:X"}],
+                "database_specific": {"severity": "LOW"},
+            },
+            "low",  # a malformed vector is ignored (with a note), the word applies
         ),
         ({"severity": [{"type": "Ubuntu", "score": "negligible"}]}, "low"),
         ({"database_specific": {"severity": "HIGH"}}, "high"),
