@@ -71,7 +71,8 @@ def scan(request: ScanRequest) -> ScanSummary:
         report = scan_image(request.rootfs(), request.config, options=options)
         for desc in request.manifests:
             store_report(request.store.oci, desc, report, image_name=recipe.name)
-        record = _summary(report.result, table=render_table(report.result.policy))
+        table = render_table(report.result.policy, report.result.findings)
+        record = _summary(report.result, table=table)
         request.cache.put_scan(key, record)
     if NO_VULNDB in record.notes:
         request.warn(NO_VULNDB)
