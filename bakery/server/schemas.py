@@ -37,6 +37,8 @@ from bakery.registry.views import (
     ScanView,
     SignatureView,
     TokenInfo,
+    VerificationStatus,
+    VerificationView,
     VerifyView,
     VulnHit,
 )
@@ -74,6 +76,8 @@ __all__ = [
     "TokenCreate",
     "TokenCreated",
     "TokenInfo",
+    "VerificationStatus",
+    "VerificationView",
     "VerifyView",
     "VulnHit",
 ]
