@@ -285,7 +285,7 @@ def audit(request: Request, page: int = 0) -> HTMLResponse:
 @router.post("/audit/verifications")
 async def start_verification(request: Request) -> Response:
     """The audit page's button: an admin starts a verification; back to the page."""
-    who = _who(request)
+    who = await run_in_threadpool(_who, request)  # it reads the token's row
     body = await request.body()
     form = parse_qs(body[:_MAX_FORM].decode("utf-8", "replace"), max_num_fields=4)
     sent = (form.get("form_token") or [""])[0]
