@@ -472,26 +472,57 @@ def audit_proof(entry: int, target: Target) -> None:
 
 
 @audit_group.command("verify")
+@actor_option
 @registry_options
-def audit_verify(target: Target) -> None:
-    """Recompute the tree; check checkpoints, consistency and every covered row. Exit 1 if bad."""
-    from bakery.registry.audit.verify import VERIFIED_CHECKPOINT, verify_log
+def audit_verify(actor: str | None, target: Target) -> None:
+    """Recompute the tree; check checkpoints, consistency and every covered row. Exit 1 if bad.
+
+    The result is recorded in the registry (what `bakery serve` shows as the last
+    verification)."""
+    from bakery.registry.audit.jobs import verify_and_record
+    from bakery.registry.audit.verify import VERIFIED_CHECKPOINT
     from bakery.registry.db import trusted_verifiers
 
     store = target.store_dir.absolute()
-    with opened(target.store_dir, target.database_url) as registry, registry.read() as session:
+    who = _who(actor)
+    with opened(target.store_dir, target.database_url) as registry:
         keys = trusted_verifiers(store, registry.signer)
-        report = verify_log(session, keys, trusted=store / VERIFIED_CHECKPOINT)
+        report, run = verify_and_record(registry, keys, store / VERIFIED_CHECKPOINT, started_by=who)
     if report.ok:
         text = (
             f"audit log OK: {report.size} entries, root {report.root.hex()}, "
-            f"{report.checkpoints} checkpoints, {report.rows_checked} rows checked"
+            f"{report.checkpoints} checkpoints, {report.rows_checked} rows checked "
+            f"(verification {run})"
         )
     else:
         text = "audit log FAILED:\n" + "\n".join(f"  {p}" for p in report.problems)
-    target.emit(report.view().to_json(), text)
+    target.emit({**report.view().to_json(), "verification": run}, text)
     if not report.ok:
         sys.exit(EXIT_FAILURE)
+
+
+@audit_group.command("verifications")
+@click.option("--limit", default=20, show_default=True)
+@registry_options
+def audit_verifications(limit: int, target: Target) -> None:
+    """The recorded verifications (by the service or `audit verify`), newest first."""
+    from bakery.registry.audit.jobs import list_verifications
+
+    page = target.read(lambda s: list_verifications(s, limit=limit, offset=0))
+    target.rows(
+        page.items,
+        ["ID", "STATE", "OK", "SIZE", "ROOT", "STARTED", "BY", "FINISHED"],
+        lambda v: [
+            v.id,
+            v.state,
+            v.ok,
+            v.checked_size,
+            _short(v.root_hash),
+            v.started_at,
+            v.started_by,
+            v.finished_at,
+        ],
+    )
 
 
 @audit_group.command("key")

@@ -465,3 +465,38 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+#: a verification run: in progress, finished (``ok`` says what it found), or unable to finish
+VerificationState = Literal["running", "done", "failed"]
+VERIFICATION_STATES: tuple[str, ...] = get_args(VerificationState)
+
+
+class AuditVerification(Base):
+    """One run of the audit log's verification, by the service's job or ``bakery audit verify``.
+
+    It records *about* the log and is no part of it: no audit entry covers its rows, writing
+    one appends nothing to the log, and the verifier never reads this table. ``host`` and
+    ``pid`` name the process that runs it, so a run whose process died can be closed.
+    """
+
+    __tablename__ = "audit_verifications"
+    __table_args__ = (_choice("state", VERIFICATION_STATES), Index(None, "state"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_by: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    checked_size: Mapped[int | None] = mapped_column(BigInteger)
+    root_hash: Mapped[str | None] = mapped_column(String(64))
+    checkpoints: Mapped[int | None] = mapped_column(Integer)
+    rows_checked: Mapped[int | None] = mapped_column(BigInteger)
+    consistent_with_size: Mapped[int | None] = mapped_column(BigInteger)
+    #: JSON list of what was found wrong (empty when ``ok``)
+    problems: Mapped[str | None] = mapped_column(Text)
+    #: why a ``failed`` run could not finish
+    error: Mapped[str | None] = mapped_column(Text)

@@ -317,3 +317,34 @@ class VerifyView(View):
     rows_checked: int
     consistent_with_size: int | None
     problems: list[str]
+
+
+# -- audit verifications (the results of verifying the log, not part of it) ------------------
+
+
+class VerificationView(View):
+    """One verification of the audit log: ``running``, ``done`` (``ok`` says whether it found
+    anything wrong; ``problems`` what) or ``failed`` (it could not finish; ``error`` says why).
+    ``checked_size`` and ``root_hash`` are the tree it reached."""
+
+    id: int
+    state: str
+    started_at: datetime
+    finished_at: datetime | None
+    started_by: str
+    host: str
+    ok: bool | None
+    checked_size: int | None
+    root_hash: str | None
+    checkpoints: int | None
+    rows_checked: int | None
+    consistent_with_size: int | None
+    problems: list[str]
+    error: str | None
+
+
+class VerificationStatus(View):
+    """The last verification that finished, and the one in progress, if any."""
+
+    latest: VerificationView | None
+    running: VerificationView | None

@@ -11,7 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bakery.errors import RegistryDBError
-from bakery.registry.db import Registry
+from bakery.registry.audit.jobs import VerificationJobs
+from bakery.registry.audit.verify import VERIFIED_CHECKPOINT
+from bakery.registry.db import Registry, trusted_verifiers
 from bakery.server import errors, ui
 from bakery.server.api import artifacts, audit, channels, queries, tokens, trust
 from bakery.server.auth import TokenCache, new_session_key
@@ -47,6 +49,10 @@ def create_app(config: ServerConfig, registry: Registry) -> FastAPI:
     app.state.registry = registry
     app.state.tokens = TokenCache()
     app.state.session_key = new_session_key()
+    store = config.store_root.absolute()
+    app.state.audit_jobs = VerificationJobs(
+        registry, trusted_verifiers(store, registry.signer), store / VERIFIED_CHECKPOINT
+    )
     errors.install(app)
     for module in (artifacts, queries, channels, trust, tokens, audit):
         app.include_router(module.router, prefix=API)

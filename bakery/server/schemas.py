@@ -39,6 +39,8 @@ from bakery.registry.views import (
     SignatureView,
     TokenInfo,
     TrustedKeyView,
+    VerificationStatus,
+    VerificationView,
     VerifyView,
     VulnHit,
 )
@@ -83,6 +85,8 @@ __all__ = [
     "TokenInfo",
     "TrustKeyRequest",
     "TrustedKeyView",
+    "VerificationStatus",
+    "VerificationView",
     "VerifyView",
     "VulnHit",
 ]

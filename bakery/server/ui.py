@@ -1,11 +1,15 @@
 """The web UI: server-rendered pages over the same reads as the API, no JavaScript.
 
-Read-only. A person signs in once with any valid token (its role does not matter: the UI only
-reads); the session lives in an HttpOnly, SameSite=Strict cookie (see :mod:`.auth`).
+A person signs in once with any valid token; the session lives in an HttpOnly,
+SameSite=Strict cookie (see :mod:`.auth`). The UI reads, with one exception: an admin's
+session may start an audit verification (a POST form that also carries a token bound to the
+session, :func:`_form_token`, so no other site can make the browser send it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,17 +21,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from bakery.errors import BakeryError, UserError
 from bakery.registry import artifacts as a
 from bakery.registry import channels as ch
 from bakery.registry import queries as q
+from bakery.registry.audit import jobs
 from bakery.registry.audit.log import list_entries, log_size
 from bakery.registry.db import Registry
 from bakery.registry.refs import check_digest, resolve
 from bakery.registry.revocation import list_revocations, revocations_of
 from bakery.registry.signatures import signatures_of
-from bakery.server.api.audit import verify_state
+from bakery.server.api.audit import verification_jobs
 from bakery.server.auth import SESSION_COOKIE, Principal, session_cookie, session_principal
 from bakery.server.errors import status_of
 from bakery.server.store_view import image_contents
@@ -253,19 +259,48 @@ def channel_history(
     return _page(request, "channel.html", build)
 
 
+def _form_token(request: Request) -> str:
+    """A token for the UI's state-changing forms, bound to this session (an HMAC of its
+    cookie under the server's session key): a page of another site cannot know it."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    key: bytes = request.app.state.session_key
+    return hmac.new(key, b"form:" + cookie.encode(), hashlib.sha256).hexdigest()
+
+
 @router.get("/audit")
 def audit(request: Request, page: int = 0) -> HTMLResponse:
-    who = _who(request)
+    """The log's entries and the last verification's result; reading it verifies nothing."""
+
+    def build(session: Session) -> dict[str, Any]:
+        return {
+            "status": jobs.status(session),
+            "entries": list_entries(session, limit=PAGE, offset=max(page, 0) * PAGE),
+            "page": max(page, 0),
+            "form_token": _form_token(request),
+        }
+
+    return _page(request, "audit.html", build)
+
+
+@router.post("/audit/verifications")
+async def start_verification(request: Request) -> Response:
+    """The audit page's button: an admin starts a verification; back to the page."""
+    who = await run_in_threadpool(_who, request)  # it reads the token's row
+    body = await request.body()
+    form = parse_qs(body[:_MAX_FORM].decode("utf-8", "replace"), max_num_fields=4)
+    sent = (form.get("form_token") or [""])[0]
+    if not hmac.compare_digest(sent.encode(), _form_token(request).encode()):
+        message = "the form has expired or came from elsewhere: reload the audit page"
+        return _render(request, "error.html", 403, who=who, message=message)
+    if not who.may("admin"):
+        message = f"starting a verification needs the admin role; you are a {who.role}"
+        return _render(request, "error.html", 403, who=who, message=message)
     try:
-        report = verify_state(request)
-        with _registry(request).read() as session:
-            entries = list_entries(session, limit=PAGE, offset=max(page, 0) * PAGE)
+        await run_in_threadpool(verification_jobs(request).start, who.actor)
     except BakeryError as exc:
         status, _ = status_of(exc)
         return _render(request, "error.html", status, who=who, message=exc.one_line())
-    return _render(
-        request, "audit.html", who=who, report=report, entries=entries, page=max(page, 0)
-    )
+    return RedirectResponse("/audit", status_code=303)
 
 
 def install(app: FastAPI) -> None:

@@ -1,10 +1,11 @@
 """The web UI in real headless Chromium: pages render, search finds a planted package, a
-promotion made through the API appears in the channel history, a revoked token's session ends;
-screenshots of every page."""
+promotion made through the API appears in the channel history, a revoked token's session ends,
+an admin starts an audit verification from the audit page; screenshots of every page."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -34,13 +35,25 @@ def check_accessible(page: Page) -> None:
         assert field_id and page.locator(f"label[for='{field_id}']").count() == 1
 
 
-def sign_in(page: Page, server: LiveServer, next_path: str = "/") -> None:
+def sign_in(page: Page, server: LiveServer, next_path: str = "/", role: str = "reader") -> None:
     page.goto(server.url + next_path)
     expect(page).to_have_url(f"{server.url}/login?next=" + quote(next_path, safe=""))
-    page.fill("#token", server.tokens["reader"])
+    page.fill("#token", server.tokens[role])
     page.click("button[type=submit]")
     page.wait_for_url(server.url + next_path)
     page.wait_for_load_state()
+
+
+def verify_from_the_audit_page(page: Page, server: LiveServer, expected: str) -> None:
+    """Press the audit page's button (an admin's session), then reload until the run ends."""
+    page.click("#verify-form button")
+    page.wait_for_url(server.url + "/audit")
+    deadline = time.monotonic() + 60
+    while page.locator("#verify-running").count():
+        assert time.monotonic() < deadline, "the verification did not end in 60 s"
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.locator("h2#verify-h")).to_have_text(expected)
 
 
 def test_sign_in_and_dashboard(page: Page, live_server: LiveServer, screenshots: Path) -> None:
@@ -172,7 +185,15 @@ def test_audit_log_page_shows_verification(
     page: Page, live_server: LiveServer, screenshots: Path
 ) -> None:
     sign_in(page, live_server, "/audit")
-    expect(page.locator("h2#verify-h")).to_have_text("Verification: verified")
+    # reading the page runs nothing, and a reader cannot start a run
+    expect(page.locator("h2#verify-h")).to_have_text("Verification: never run")
+    expect(page.locator("#verify-form")).to_have_count(0)
+    check_accessible(page)
+    page.click("text=Sign out")
+    sign_in(page, live_server, "/audit", role="admin")
+    expect(page.locator("h2#verify-h")).to_have_text("Verification: never run")
+    verify_from_the_audit_page(page, live_server, "Verification: verified")
+    expect(page.locator("#last-verification")).to_contain_text("test-admin")
     check_accessible(page)
     expect(page.locator("#entries tbody tr").first).to_be_visible()
     shot(page, screenshots, "08-audit")
@@ -202,13 +223,15 @@ def test_ui_refuses_open_redirects_and_api_cookies(page: Page, live_server: Live
 def test_tampering_shows_on_the_audit_page(
     page: Page, live_server: LiveServer, screenshots: Path
 ) -> None:
-    """Runs last: edits a recorded row behind the service's back; the audit page says so."""
+    """Runs last: edits a recorded row behind the service's back; the next verification an
+    admin starts from the audit page says so."""
     with sqlite3.connect(live_server.store / "bakery.db") as db:
         db.execute(
             "UPDATE artifacts SET size = size + 1 WHERE digest = ?", (live_server.planted.tool,)
         )
-    sign_in(page, live_server, "/audit")
-    expect(page.locator("h2#verify-h")).to_have_text("Verification: FAILED")
+    sign_in(page, live_server, "/audit", role="admin")
+    expect(page.locator("h2#verify-h")).to_have_text("Verification: verified")  # the last run
+    verify_from_the_audit_page(page, live_server, "Verification: FAILED")
     expect(page.locator("ul.problems")).to_contain_text("artifacts row")
     expect(page.locator("ul.problems")).to_contain_text("was edited")
     shot(page, screenshots, "11-audit-tampered")

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -319,3 +320,17 @@ def live_server(
         yield LiveServer(base, store, url, log, tokens, planted)
     finally:
         stop_server(proc)
+
+
+def verify_now(admin: httpx.Client, timeout: float = 120) -> dict[str, Any]:
+    """Start an audit verification through the API (``admin`` holds an admin token) and wait
+    for it to end: the finished run (``state``, ``ok``, ``problems``, ...)."""
+    started = admin.post("/api/v1/audit/verifications")
+    assert started.status_code == 202, started.text
+    job: dict[str, Any] = started.json()
+    deadline = time.monotonic() + timeout
+    while job["state"] == "running":
+        assert time.monotonic() < deadline, f"the verification did not end in {timeout} s: {job}"
+        time.sleep(0.05)
+        job = admin.get(f"/api/v1/audit/verifications/{job['id']}").json()
+    return job

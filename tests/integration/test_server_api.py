@@ -32,6 +32,7 @@ from tests.integration.server_fixtures import (
     digest,
     free_port,
     live_server,
+    verify_now,
 )
 
 pytestmark = pytest.mark.integration
@@ -99,7 +100,9 @@ def test_health_and_openapi(live_server: LiveServer, spec: dict[str, Any]) -> No
         "/api/v1/builds",
         "/api/v1/tokens",
         "/api/v1/audit/entries/{seq}/proof",
-        "/api/v1/audit/verify",
+        "/api/v1/audit/verifications",
+        "/api/v1/audit/verifications/latest",
+        "/api/v1/audit/verifications/{job_id}",
         "/api/v1/evidence",
     ):
         assert wanted in paths
@@ -534,12 +537,14 @@ def test_a_revoked_token_loses_its_ui_session(live_server: LiveServer) -> None:
 def test_audit_entries_proof_and_verify(live_server: LiveServer) -> None:
     with live_server.client("reader") as client:
         entries = client.get("/api/v1/audit/entries", params={"limit": 5}).json()
-        verify = client.get("/api/v1/audit/verify").json()
         proof = client.get("/api/v1/audit/entries/0/proof").json()
         beyond = client.get(f"/api/v1/audit/entries/{10**9}/proof")
+    with live_server.client("admin") as admin:
+        verify = verify_now(admin)
     assert entries["total"] >= 10 and len(entries["items"]) == 5
     assert entries["items"][0]["seq"] == entries["total"] - 1  # newest first
-    assert verify["ok"] is True and verify["problems"] == []
+    assert verify["state"] == "done" and verify["ok"] is True and verify["problems"] == []
+    assert verify["checked_size"] >= entries["total"] and len(verify["root_hash"]) == 64
     # check the proof here, independently of the server's own "verifies"
     leaf = merkle.leaf_hash(proof["data"].encode())
     assert leaf.hex() == proof["leaf_hash"]
@@ -612,7 +617,7 @@ def test_injection_in_bodies(live_server: LiveServer) -> None:
             ):
                 response = client.post(path, json=body)
                 assert_error(response, 400, 404, 409, 422)
-        assert client.get("/api/v1/audit/verify").json()["ok"] is True
+        assert verify_now(client)["ok"] is True
 
 
 @BACKENDS
@@ -753,7 +758,8 @@ def test_client_records_facts_and_8_concurrent_writers_lose_nothing(
         assert found["total"] == 48
         after = reader_client.get("/api/v1/audit/entries", params={"limit": 1}).json()["total"]
         assert after == before + 48
-        assert reader_client.get("/api/v1/audit/verify").json()["ok"] is True
+    with live_server.client("admin") as admin:
+        assert verify_now(admin)["ok"] is True
 
 
 @BACKENDS

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import REPO, bakery, require_root, require_tools
 from tests.integration.conftest import SDE, copy_recipes, dockerd
 from tests.integration.pg_fixtures import postgres_server, postgres_url
-from tests.integration.server_fixtures import digest, free_port
+from tests.integration.server_fixtures import digest, free_port, verify_now
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 __all__ = ["dockerd", "postgres_server", "postgres_url"]
@@ -163,7 +163,7 @@ def test_the_baked_server_image_serves_the_api(container: tuple[str, str, str]) 
         assert recorded.status_code == 201, recorded.text
         found = client.get("/api/v1/packages/search", params={"name": "zlib1g"}).json()
         assert [h["digest"] for h in found["items"]] == [digest(42)]
-        assert client.get("/api/v1/audit/verify").json()["ok"] is True
+        assert verify_now(client)["ok"] is True
     login = httpx.get(f"{url}/", follow_redirects=False)
     assert login.status_code == 303 and login.headers["location"].startswith("/login")
     page = httpx.get(f"{url}/login")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,28 @@ from bakery.registry.views import VerifyView
 VERIFIED_CHECKPOINT = "audit.verified-checkpoint"
 
 _BATCH = 5000
+
+
+class RunCounter:
+    """How many verifications this process has run (thread-safe): the service's measure,
+    and what proves that reading a result runs none."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._value += 1
+
+    @property
+    def value(self) -> int:
+        with self._lock:
+            return self._value
+
+
+#: every :func:`verify_log` call in this process counts here
+RUNS = RunCounter()
 
 
 @dataclass
@@ -71,6 +94,7 @@ def verify_log(
     ``verifier`` is the key checkpoints must be signed with, or the keys of every writer
     (builders sharing one PostgreSQL database each sign with their own store's key).
     """
+    RUNS.add()
     keys = [verifier] if isinstance(verifier, Verifier) else list(verifier)
     report = VerifyReport(size=log_size(session))
     tree = _recompute(session, report)
@@ -270,4 +294,4 @@ def _compare_rows(
             report.problems.append(f"entry {seq}: the {covered.table} row {covered.key} was edited")
 
 
-__all__ = ["Checkpoint", "VerifyReport", "verify_log"]
+__all__ = ["RUNS", "Checkpoint", "VerifyReport", "verify_log"]
