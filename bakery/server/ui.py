@@ -35,7 +35,7 @@ from bakery.registry.revocation import list_revocations, revocations_of
 from bakery.registry.signatures import signatures_of
 from bakery.server.api.audit import verification_jobs
 from bakery.server.auth import SESSION_COOKIE, Principal, session_cookie, session_principal
-from bakery.server.errors import status_of
+from bakery.server.errors import ApiError, status_of
 from bakery.server.store_view import image_contents
 from bakery.server.svg import lineage_svg
 
@@ -121,11 +121,13 @@ async def login(request: Request) -> Response:
     raw = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or ["/"])[0])
     state = request.app.state
-    info = state.tokens.check(state.registry, raw) if raw and len(raw) <= 256 else None
+    info, message = None, "That token is not valid."
+    try:
+        info = state.tokens.verify(state.registry, raw) if raw and len(raw) <= 256 else None
+    except ApiError as exc:  # revoked or expired: say which
+        message = f"That token cannot sign in: {exc.message}."
     if info is None:
-        return _render(
-            request, "login.html", 401, who=None, next=target, message="That token is not valid."
-        )
+        return _render(request, "login.html", 401, who=None, next=target, message=message)
     value, max_age = session_cookie(state.session_key, info, state.config.session_seconds)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

@@ -93,7 +93,7 @@ def test_a_revoked_token_is_signed_out(page: Page, live_server: LiveServer) -> N
     expect(page.locator("h1")).to_have_text("Sign in")
     page.fill("#token", made["token"])
     page.click("button[type=submit]")
-    expect(page.locator(".alert")).to_contain_text("not valid")
+    expect(page.locator(".alert")).to_contain_text("the token was revoked")
 
 
 def test_artifact_page_with_lineage_graph(
