@@ -124,8 +124,9 @@ async def login(request: Request) -> Response:
     info, message = None, "That token is not valid."
     try:
         info = state.tokens.verify(state.registry, raw) if raw and len(raw) <= 256 else None
-    except ApiError as exc:  # revoked or expired: say which
-        message = f"That token cannot sign in: {exc.message}."
+    except ApiError as exc:  # a revoked or expired token is told so; a wrong one only that
+        if "invalid" not in exc.message:
+            message = f"That token cannot sign in: {exc.message}."
     if info is None:
         return _render(request, "login.html", 401, who=None, next=target, message=message)
     value, max_age = session_cookie(state.session_key, info, state.config.session_seconds)
