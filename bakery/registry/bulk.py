@@ -16,7 +16,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from bakery.registry import models as m
-from bakery.registry.audit.rows import Covered, canonical, sha256
+from bakery.registry.audit.rows import PACKAGES, Covered, cover_collection
 from bakery.registry.facts import PackageFact
 from bakery.registry.versionkey import try_version_key
 
@@ -93,7 +93,4 @@ def link_packages(session: Session, artifact_id: int, packages: Sequence[Package
     elif package_ids_sorted:
         rows = [{"package_id": pid, "artifact_id": artifact_id} for pid in package_ids_sorted]
         session.connection().execute(insert(cast(Table, m.ArtifactPackage.__table__)), rows)
-    # the same hash audit.rows computes from the database: the sorted purls of the links
-    return Covered(
-        "artifact_packages", {"artifact_id": artifact_id}, sha256(canonical(sorted(ids)))
-    )
+    return cover_collection(session, PACKAGES, artifact_id)

@@ -143,8 +143,8 @@ def _tags(
     covered = []
     for ref in tags:
         event = record_tag(session, ref, artifact_id, actor=actor, at=at)
-        if event is not None:
-            covered.append(cover(event))
+        if event is not None:  # the event, and the repository whose name it stands for
+            covered += [cover(event), cover(session.get_one(m.Repository, event.repository_id))]
     return covered
 
 

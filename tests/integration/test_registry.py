@@ -690,10 +690,11 @@ def test_audit_log_proofs_and_checkpoints(db: tuple[Registry, Path, str | None])
         assert entry["kind"] == "bake" and {r["table"] for r in entry["rows"]} >= {
             "artifacts",
             "builds",
-            "artifact_packages",
+            "artifact_packages.v2",
             "findings",
             "scans",
             "tag_events",
+            "repositories",
         }
         report = verify_log(s, registry.signer.verifier, trusted=store / "trusted")
         assert report.ok, report.problems

@@ -19,11 +19,15 @@ from sqlalchemy.orm import Session
 
 from bakery.registry import models as m
 
+#: the collection a new bake covers its packages with: the links and every package column
+PACKAGES = "artifact_packages.v2"
+
 #: tables whose single rows an entry may cover
 TABLES: dict[str, type[m.Base]] = {
     cls.__tablename__: cls
     for cls in (
         m.Artifact,
+        m.Repository,
         m.Build,
         m.LineageEdge,
         m.TagEvent,
@@ -103,6 +107,20 @@ def _package_links(session: Session, artifact_ids: Sequence[int]) -> dict[int, b
     return {a: canonical(found) for a, found in purls.items()}
 
 
+def _package_rows(session: Session, artifact_ids: Sequence[int]) -> dict[int, bytes]:
+    """Every column of each package an artifact links to (not only its purl: the version,
+    its sort key and the source are what queries answer from), by purl."""
+    found: dict[int, list[dict[str, Any]]] = {a: [] for a in artifact_ids}
+    for artifact_id, package in session.execute(
+        select(m.ArtifactPackage.artifact_id, m.Package)
+        .join(m.Package, m.ArtifactPackage.package_id == m.Package.id)
+        .where(m.ArtifactPackage.artifact_id.in_(artifact_ids))
+        .order_by(m.ArtifactPackage.artifact_id, m.Package.purl)
+    ):
+        found[artifact_id].append(package.content())
+    return {a: canonical(items) for a, items in found.items()}
+
+
 def _findings(session: Session, artifact_ids: Sequence[int]) -> dict[int, bytes]:
     rows = session.scalars(
         select(m.Finding).where(m.Finding.artifact_id.in_(artifact_ids)).order_by(m.Finding.id)
@@ -123,7 +141,9 @@ def _findings(session: Session, artifact_ids: Sequence[int]) -> dict[int, bytes]
 
 #: collections an entry may cover, by the artifact they belong to (content of many at once)
 COLLECTIONS: dict[str, Callable[[Session, Sequence[int]], dict[int, bytes]]] = {
+    #: what entries made before the package rows were covered hashed: the purls only
     "artifact_packages": _package_links,
+    PACKAGES: _package_rows,
     "findings": _findings,
 }
 

@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 
 from bakery.registry import models as m
 from bakery.registry.audit import merkle
-from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, frontier_of, log_size
+from bakery.registry.audit.log import LEVEL_SHIFT, consistency_proof, frontier_of
 from bakery.registry.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
-from bakery.registry.audit.rows import UPDATED_IN_PLACE, Covered, current_digests
+from bakery.registry.audit.rows import UPDATED_IN_PLACE, Covered, canonical, current_digests
+from bakery.registry.versionkey import try_version_key
 from bakery.registry.views import VerifyView
 
 #: the store file that keeps the last checkpoint `audit verify` accepted (its trust anchor)
@@ -96,7 +97,8 @@ def verify_log(
     """
     RUNS.add()
     keys = [verifier] if isinstance(verifier, Verifier) else list(verifier)
-    report = VerifyReport(size=log_size(session))
+    size = session.execute(select(m.AuditHead.size).where(m.AuditHead.id == 1)).scalar_one_or_none()
+    report = VerifyReport(size=size or 0)
     tree = _recompute(session, report)
     _check_nodes(session, tree, report)
     _check_head(session, tree, report)
@@ -106,6 +108,7 @@ def verify_log(
     if anchor is not None:
         _check_consistency(session, tree, anchor, report)
     _check_rows(session, report)
+    _check_packages(session, report)
     if report.ok and trusted is not None:
         latest = session.scalars(
             select(m.AuditCheckpoint).order_by(m.AuditCheckpoint.id.desc()).limit(1)
@@ -118,19 +121,49 @@ def verify_log(
 def _recompute(session: Session, report: VerifyReport) -> merkle.MemoryTree:
     tree = merkle.MemoryTree()
     expected = 0
-    for seq, data in session.execute(
-        select(m.AuditEntry.seq, m.AuditEntry.data).order_by(m.AuditEntry.seq)
-    ).yield_per(_BATCH):
+    query = select(
+        m.AuditEntry.seq, m.AuditEntry.kind, m.AuditEntry.actor, m.AuditEntry.at, m.AuditEntry.data
+    ).order_by(m.AuditEntry.seq)
+    for seq, kind, actor, at, data in session.execute(query).yield_per(_BATCH):
         if seq != expected:
             report.problems.append(f"audit entries {expected}..{seq - 1} are missing")
             expected = seq
         tree.append(bytes(data))
+        _check_columns(seq, {"kind": kind, "actor": actor, "at": at}, bytes(data), report)
         expected += 1
     if expected != report.size:
         report.problems.append(
             f"the log should hold {report.size} entries but {expected} are numbered"
         )
     return tree
+
+
+def _check_columns(seq: int, columns: dict[str, object], data: bytes, report: VerifyReport) -> None:
+    """The entry's columns (what the API, the UI and the CLI show) are its hashed bytes'."""
+    try:
+        hashed = json.loads(data)
+    except ValueError:
+        return  # reported with the covered rows
+    shown = json.loads(canonical({"seq": seq, **columns}))
+    differ = sorted(
+        k for k, v in shown.items() if not isinstance(hashed, dict) or hashed.get(k) != v
+    )
+    if differ:
+        report.problems.append(
+            f"audit entry {seq}: its {', '.join(differ)} column(s) differ from the hashed entry"
+        )
+
+
+def _check_packages(session: Session, report: VerifyReport) -> None:
+    """Each package's sort key is the one its version gives (queries search by it)."""
+    bad = 0
+    query = select(m.Package.purl, m.Package.type, m.Package.version, m.Package.version_key)
+    for purl, package_type, version, key in session.execute(query).yield_per(_BATCH):
+        expected = try_version_key(package_type, version)
+        if (None if key is None else bytes(key)) != expected:
+            bad += 1
+            if bad <= 10:
+                report.problems.append(f"package {purl}: its version_key is not its version's")
 
 
 def _check_nodes(session: Session, tree: merkle.MemoryTree, report: VerifyReport) -> None:
@@ -158,8 +191,12 @@ def _check_nodes(session: Session, tree: merkle.MemoryTree, report: VerifyReport
 
 
 def _check_head(session: Session, tree: merkle.MemoryTree, report: VerifyReport) -> None:
-    edge = session.execute(select(m.AuditHead.frontier).where(m.AuditHead.id == 1)).scalar_one()
-    if bytes(edge) != b"".join(frontier_of(tree.size, tree.node)):
+    edge = session.execute(
+        select(m.AuditHead.frontier).where(m.AuditHead.id == 1)
+    ).scalar_one_or_none()
+    if edge is None:
+        report.problems.append("the log's head is missing")
+    elif bytes(edge) != b"".join(frontier_of(tree.size, tree.node)):
         report.problems.append("the log's head (its right edge) does not match the entries")
 
 
