@@ -84,6 +84,13 @@ recipe_argument = click.argument(
     "under each of the recipe's tags.",
 )
 @click.option("--insecure", is_flag=True, help="--push: allow plain HTTP to a non-loopback host.")
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PEM",
+    help="--registry-url and --push: trust the CA certificates in this PEM file for TLS "
+    "(default: $SSL_CERT_FILE, else the certifi bundle).",
+)
 def bake_command(
     recipe: Path,
     store_dir: Path,
@@ -99,6 +106,7 @@ def bake_command(
     registry_url: str | None,
     push_to: str | None,
     insecure: bool,
+    ca_file: Path | None,
 ) -> None:
     """Bake RECIPE into the local store, tag, sign, record and (with --push) push it.
 
@@ -111,8 +119,10 @@ def bake_command(
     store = Store.open(store_dir)
     publishing = PublishOptions(sign=not no_sign, key=key, push=push_to, insecure=insecure)
     environ = dict(os.environ)
+    if ca_file is not None:  # --push reads its CA bundle from the environment it is given
+        environ["SSL_CERT_FILE"] = str(ca_file)
     # opened with --no-record too: a base revoked in the registry is refused either way
-    recorder = open_recorder(store, environ, database_url, registry_url)
+    recorder = open_recorder(store, environ, database_url, registry_url, ca_file=ca_file)
     context = PublishContext(
         store, environ, Path.home(), recorder, ConsoleReporter(err), record=not no_record
     )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from rich.filesize import decimal
 
-from bakery.cli.options import err, out, store_option
+from bakery.cli.options import ca_file_option, err, out, store_option
 from bakery.distribute import DEFAULT_JOBS
 
 # The client (httpx, pydantic) and the store are imported when a command runs, not for --help.
@@ -24,8 +25,28 @@ if TYPE_CHECKING:
 insecure_option = click.option(
     "--insecure",
     is_flag=True,
-    help="Skip TLS verification and allow plain HTTP (a loopback registry without TLS is "
-    "always reached over plain HTTP).",
+    help="Allow plain HTTP to a registry that does not speak TLS (a loopback one always may). "
+    "TLS certificates are still verified.",
+)
+SKIP_VERIFY_WARNING = (
+    "warning: --insecure-skip-tls-verify: registry TLS certificates are NOT verified; "
+    "anyone on the network path can impersonate the registry"
+)
+
+
+def _warn_skip_verify(_: click.Context, __: click.Parameter, value: bool) -> bool:
+    if value:
+        err.print(SKIP_VERIFY_WARNING, style="bold red", markup=False)
+    return value
+
+
+skip_verify_option = click.option(
+    "--insecure-skip-tls-verify",
+    "skip_tls_verify",
+    is_flag=True,
+    callback=_warn_skip_verify,
+    help="DANGEROUS: do not verify registries' TLS certificates (warns on every use). "
+    "Prefer --ca-file.",
 )
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for CI)."
@@ -46,11 +67,27 @@ timeout_option = click.option(
 )
 
 
-def _client(registry: str, insecure: bool, timeout: float) -> RegistryClient:
+@dataclass(frozen=True, slots=True)
+class _Transport:
+    """How the command reaches registries: its --insecure, --insecure-skip-tls-verify,
+    --ca-file and --timeout."""
+
+    insecure: bool
+    skip_tls_verify: bool
+    ca_file: Path | None
+    timeout: float
+
+
+def _client(registry: str, transport: _Transport) -> RegistryClient:
     from bakery.distribute.client import ClientOptions
     from bakery.distribute.session import connect
 
-    options = ClientOptions(insecure=insecure, timeout=timeout)
+    options = ClientOptions(
+        insecure=transport.insecure,
+        skip_tls_verify=transport.skip_tls_verify,
+        ca_file=transport.ca_file,
+        timeout=transport.timeout,
+    )
     return connect(registry, environ=os.environ, home=Path.home(), options=options)
 
 
@@ -116,11 +153,21 @@ def _report(verb: str, result: TransferResult, as_json: bool) -> None:
 @click.argument("dest")
 @store_option
 @insecure_option
+@skip_verify_option
+@ca_file_option
 @json_option
 @jobs_option
 @timeout_option
 def push_command(
-    ref: str, dest: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int, timeout: float
+    ref: str,
+    dest: str,
+    store_dir: Path,
+    insecure: bool,
+    skip_tls_verify: bool,
+    ca_file: Path | None,
+    as_json: bool,
+    jobs: int,
+    timeout: float,
 ) -> None:
     """Push REF (a tag or digest in the store) to DEST (HOST[:PORT]/REPO[:TAG]).
 
@@ -134,7 +181,8 @@ def push_command(
 
     target = Reference.parse(dest)
     store = Store.open(store_dir)
-    with _client(target.registry, insecure, timeout) as client, _Bar("push").shown() as bar:
+    transport = _Transport(insecure, skip_tls_verify, ca_file, timeout)
+    with _client(target.registry, transport) as client, _Bar("push").shown() as bar:
         result = push(store.oci, ref, target, client, progress=bar, jobs=jobs)
     _report("pushed", result, as_json)
 
@@ -143,11 +191,20 @@ def push_command(
 @click.argument("src")
 @store_option
 @insecure_option
+@skip_verify_option
+@ca_file_option
 @json_option
 @jobs_option
 @timeout_option
 def pull_command(
-    src: str, store_dir: Path, insecure: bool, as_json: bool, jobs: int, timeout: float
+    src: str,
+    store_dir: Path,
+    insecure: bool,
+    skip_tls_verify: bool,
+    ca_file: Path | None,
+    as_json: bool,
+    jobs: int,
+    timeout: float,
 ) -> None:
     """Pull SRC (HOST[:PORT]/REPO:TAG or @sha256:…) into the store, every byte verified.
 
@@ -159,7 +216,8 @@ def pull_command(
 
     source = Reference.parse(src)
     store = Store.open(store_dir)
-    with _client(source.registry, insecure, timeout) as client, _Bar("pull").shown() as bar:
+    transport = _Transport(insecure, skip_tls_verify, ca_file, timeout)
+    with _client(source.registry, transport) as client, _Bar("pull").shown() as bar:
         result = pull(source, store.oci, client, progress=bar, jobs=jobs)
     _report("pulled", result, as_json)
 
@@ -168,11 +226,20 @@ def pull_command(
 @click.argument("src")
 @click.argument("dest")
 @insecure_option
+@skip_verify_option
+@ca_file_option
 @json_option
 @jobs_option
 @timeout_option
 def copy_command(
-    src: str, dest: str, insecure: bool, as_json: bool, jobs: int, timeout: float
+    src: str,
+    dest: str,
+    insecure: bool,
+    skip_tls_verify: bool,
+    ca_file: Path | None,
+    as_json: bool,
+    jobs: int,
+    timeout: float,
 ) -> None:
     """Copy SRC to DEST, registry to registry, with referrers and cosign tags.
 
@@ -182,11 +249,12 @@ def copy_command(
     from bakery.distribute.transfer import copy
 
     source, target = Reference.parse(src), Reference.parse(dest)
+    transport = _Transport(insecure, skip_tls_verify, ca_file, timeout)
     with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(_client(source.registry, insecure, timeout))
+        reader = stack.enter_context(_client(source.registry, transport))
         writer = reader
         if target.registry != source.registry:
-            writer = stack.enter_context(_client(target.registry, insecure, timeout))
+            writer = stack.enter_context(_client(target.registry, transport))
         bar = stack.enter_context(_Bar("copy").shown())
         result = copy(source, target, reader, writer, progress=bar, jobs=jobs)
     _report("copied", result, as_json)

@@ -24,3 +24,11 @@ store_option = click.option(
     show_default=True,
     help="The local store (env BAKERY_STORE).",
 )
+
+ca_file_option = click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PEM",
+    help="Trust the CA certificates in this PEM file for TLS (default: $SSL_CERT_FILE, else "
+    "the certifi bundle).",
+)

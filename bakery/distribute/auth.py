@@ -10,7 +10,9 @@ Bearer <token>``. With an identity token (Docker's ``identitytoken``) it POSTs a
 refresh-token grant to the realm instead (distribution docs/spec/auth/oauth.md). A 401 on a
 cached token drops it and fetches a fresh one once. For ``Basic`` the credentials go on every
 request. Credentials travel over plain HTTP only to loopback hosts or when the user said
-``--insecure``. Tokens and passwords are never logged or put in errors.
+``--insecure`` (which allows plain HTTP, nothing more); a token server's TLS certificate is
+verified exactly as the registry's, by the same client. Tokens and passwords are never logged
+or put in errors.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bakery.distribute.credentials import ENV_PASSWORD, ENV_USERNAME, Credentials
 from bakery.distribute.reference import is_loopback
+from bakery.distribute.tls import CA_HINT, cert_failed
 from bakery.errors import AuthError, RegistryError
 
 #: how bakery names itself to an OAuth2 token server
@@ -122,13 +125,13 @@ class Authenticator:
         credentials: Credentials | None,
         http: httpx.Client,
         *,
-        insecure: bool = False,
+        allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
         self._http = http
-        self._insecure = insecure
+        self._allow_http = allow_http
         self._clock = clock
         self._lock = threading.Lock()
         self._bearer: Challenge | None = None
@@ -208,7 +211,7 @@ class Authenticator:
     def _fetch(self, scopes: tuple[Scope, ...]) -> _Token:
         assert self._bearer is not None
         realm = httpx.URL(self._bearer.get("realm") or "")
-        if realm.scheme != "https" and not (self._insecure or is_loopback(realm.host)):
+        if realm.scheme != "https" and not (self._allow_http or is_loopback(realm.host)):
             raise AuthError(
                 f"registry {self.registry} sends credentials to a plain-HTTP token server {realm}",
                 hint="use --insecure only if you trust the network",
@@ -230,6 +233,12 @@ class Authenticator:
                 headers = {"Authorization": self.credentials.basic()} if self.credentials else {}
                 response = self._http.get(realm, params=params, headers=headers)
         except httpx.TransportError as exc:
+            if cert_failed(exc):
+                raise RegistryError(
+                    f"the TLS certificate of the token server {realm.host} of registry "
+                    f"{self.registry} does not verify: {exc}",
+                    hint=CA_HINT,
+                ) from exc
             raise RegistryError(
                 f"cannot reach the token server of {self.registry} ({realm.host}): {exc}"
             ) from exc

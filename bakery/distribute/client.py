@@ -22,6 +22,7 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -31,6 +32,7 @@ from bakery.distribute.credentials import Credentials
 from bakery.distribute.reference import fallback_tag, is_loopback
 from bakery.distribute.retry import RetryPolicy, TransientError, is_retryable_status
 from bakery.distribute.retry import parse_retry_after as _retry_after
+from bakery.distribute.tls import CA_HINT, cert_failed, tls_context
 from bakery.distribute.transport import widen_reads
 from bakery.errors import AuthError, RegistryError
 from bakery.oci import mediatypes as mt
@@ -53,7 +55,12 @@ BlobOpener = Callable[[], contextlib.AbstractContextManager[Iterable[bytes]]]
 class ClientOptions:
     """How a :class:`RegistryClient` talks to its registry."""
 
+    #: plain HTTP allowed (when the registry does not speak TLS); TLS is still verified
     insecure: bool = False
+    #: do not verify TLS certificates at all (``--insecure-skip-tls-verify``)
+    skip_tls_verify: bool = False
+    #: a PEM bundle of CAs to trust instead of certifi's (``--ca-file`` / ``SSL_CERT_FILE``)
+    ca_file: Path | None = None
     #: blobs up to this size go in one PUT; larger ones in PATCH chunks
     monolithic_max: int = 64 * MiB
     chunk_size: int = 32 * MiB
@@ -105,15 +112,6 @@ def _tls_refused(exc: BaseException) -> bool:
     return False
 
 
-def _cert_failed(exc: BaseException) -> bool:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
 class RegistryClient:
     """Talks to one registry. Thread-safe: transfers run several blob calls at once."""
 
@@ -127,14 +125,15 @@ class RegistryClient:
     ) -> None:
         self.registry = registry
         self.options = options or ClientOptions()
-        #: https, verified, unless the registry is on loopback or ``insecure`` is set: then the
-        #: first request probes https (unverified with ``insecure``) and falls back to http
+        #: https, unless the registry is on loopback or ``insecure`` is set: then the first
+        #: request probes https (verified all the same) and falls back to http only when the
+        #: registry does not speak TLS at all
         self._scheme = None if self.options.insecure or is_loopback(registry) else "https"
         self._probe_lock = threading.Lock()
         self._count_lock = threading.Lock()
         timeout = httpx.Timeout(self.options.timeout, connect=min(10.0, self.options.timeout))
         self._http = httpx.Client(
-            verify=not self.options.insecure,
+            verify=tls_context(self.options.ca_file, skip_verify=self.options.skip_tls_verify),
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
@@ -143,7 +142,9 @@ class RegistryClient:
         )
         if transport is None:
             widen_reads(self._http)  # 1 MiB socket reads, on this client's connections only
-        self.auth = Authenticator(registry, credentials, self._http, insecure=self.options.insecure)
+        self.auth = Authenticator(
+            registry, credentials, self._http, allow_http=self.options.insecure
+        )
         self._requests = 0
 
     @property
@@ -176,11 +177,10 @@ class RegistryClient:
         try:
             _discard(self._http.get(f"https://{self.registry}/v2/"))
         except httpx.ConnectError as exc:
-            if _cert_failed(exc):
+            if cert_failed(exc):
                 raise RegistryError(
                     f"the TLS certificate of registry {self.registry} does not verify: {exc}",
-                    hint="trust its CA (SSL_CERT_FILE=ca.pem), or skip verification with "
-                    "--insecure",
+                    hint=CA_HINT,
                 ) from exc
             if _tls_refused(exc):
                 return "http"
@@ -243,11 +243,10 @@ class RegistryClient:
         except httpx.UnsupportedProtocol as exc:
             raise RegistryError(f"cannot talk to registry {self.registry}: {exc}") from exc
         except httpx.ConnectError as exc:
-            if _cert_failed(exc):
+            if cert_failed(exc):
                 raise RegistryError(
                     f"the TLS certificate of registry {self.registry} does not verify: {exc}",
-                    hint="trust its CA (SSL_CERT_FILE=ca.pem), or skip verification with "
-                    "--insecure",
+                    hint=CA_HINT,
                 ) from exc
             hint = (
                 f"check that a registry answers at {request.url.scheme}://{self.registry} "

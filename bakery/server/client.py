@@ -9,11 +9,13 @@ the pipeline records through it exactly as through the local registry library.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bakery.distribute.reference import is_loopback
+from bakery.distribute.tls import cert_failed, tls_context
 from bakery.errors import AuthError, RegistryDBError, UserError
 from bakery.registry.facts import ArtifactFact, Recorded
 from bakery.registry.recorder import SignatureKey
@@ -36,12 +38,22 @@ TIMEOUT = 60.0
 class RegistryClient:
     """Records artifacts on a running ``bakery serve`` with a builder (or admin) token."""
 
-    def __init__(self, url: str, token: str, *, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        ca_file: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        """``ca_file``: the PEM bundle of CAs to verify an https service against (else
+        certifi's); the edge resolves it from ``--ca-file`` / ``SSL_CERT_FILE``."""
         check_service_url(url)
         self._client = httpx.Client(
             base_url=url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},
             timeout=TIMEOUT,
+            verify=tls_context(ca_file),
             transport=transport,
         )
 
@@ -94,6 +106,12 @@ class RegistryClient:
         try:
             response = self._client.request(method, path, json=body)
         except httpx.TransportError as exc:
+            if cert_failed(exc):
+                raise RegistryDBError(
+                    f"the TLS certificate of the registry service at {self._client.base_url} "
+                    f"does not verify: {exc}",
+                    hint="trust its CA with --ca-file CA.pem (or SSL_CERT_FILE=CA.pem)",
+                ) from exc
             raise RegistryDBError(
                 f"cannot reach the registry service at {self._client.base_url}: {exc}",
                 hint="check --registry-url and that `bakery serve` is running",
@@ -116,9 +134,16 @@ class ServiceRecorder:
     """Records on a running ``bakery serve`` (``--registry-url``) with a builder token: one
     request per fact, each recorded atomically by the service."""
 
-    def __init__(self, url: str, token: str, *, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        ca_file: Path | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ):
         self._url = url
-        self._client = RegistryClient(url, token, transport=transport)
+        self._client = RegistryClient(url, token, ca_file=ca_file, transport=transport)
 
     @property
     def where(self) -> str:

@@ -11,14 +11,22 @@ import re
 import ssl
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from bakery.distribute import client as client_module
 from bakery.distribute.client import ClientOptions, RegistryClient, next_link
 from bakery.distribute.retry import RetryPolicy, TransientError, parse_retry_after
-from bakery.errors import RegistryError
+from bakery.distribute.session import connect
+from bakery.distribute.tls import ca_file_of, tls_context
+from bakery.errors import RegistryError, UserError
 from bakery.oci import mediatypes as mt
 from bakery.oci.digest import sha256_digest
 from bakery.oci.model import Descriptor
@@ -475,3 +483,116 @@ def test_insecure_remote_registry_may_use_http() -> None:
     client, seen = _scheme_log("registry.test", plain, insecure=True)
     client.ping()
     assert seen[-1] == "http://registry.test/v2/"
+
+
+def test_insecure_allows_plain_http_but_never_an_unverified_certificate() -> None:
+    bad = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed")
+    for registry in ("127.0.0.1:5000", "registry.test"):
+        client, seen = _scheme_log(registry, bad, insecure=True)
+        with pytest.raises(RegistryError, match="TLS certificate of registry") as caught:
+            client.ping()
+        assert caught.value.hint and "--ca-file" in caught.value.hint
+        assert "--insecure-skip-tls-verify" in caught.value.hint
+        assert seen == [f"https://{registry}/v2/"]  # probed once, verified; no http fallback
+
+
+# -- TLS options: verification on unless skipped, CAs from --ca-file / SSL_CERT_FILE --------
+
+
+def _pem(tmp_path: Path) -> Path:
+    """A self-signed CA certificate in a PEM file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "ca.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_client_options_verify_by_default() -> None:
+    options = ClientOptions(insecure=True)
+    assert options.skip_tls_verify is False and options.ca_file is None
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 10  # certifi's bundle
+
+
+def test_tls_context_trusts_exactly_the_ca_file(tmp_path: Path) -> None:
+    context = tls_context(_pem(tmp_path))
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 1
+
+
+def test_tls_context_skips_verification_only_when_asked() -> None:
+    context = tls_context(skip_verify=True)
+    assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
+
+
+def test_ca_file_missing_or_invalid_is_a_user_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    for path in (tmp_path / "missing.pem", garbage, tmp_path):
+        with pytest.raises(UserError, match=re.escape(f"cannot load CA certificates from {path}")):
+            tls_context(path)
+        with pytest.raises(UserError, match="cannot load CA certificates"):
+            RegistryClient("registry.test", options=ClientOptions(ca_file=path))
+
+
+def test_ca_file_option_wins_over_ssl_cert_file(tmp_path: Path) -> None:
+    option, env = tmp_path / "option.pem", tmp_path / "env.pem"
+    assert ca_file_of(option, {"SSL_CERT_FILE": str(env)}) == option
+    assert ca_file_of(None, {"SSL_CERT_FILE": str(env)}) == env
+    assert ca_file_of(None, {"SSL_CERT_FILE": ""}) is None
+    assert ca_file_of(None, {}) is None
+
+
+def test_connect_threads_the_tls_options_to_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[tuple[Path | None, bool]] = []
+
+    def recording(ca_file: Path | None = None, *, skip_verify: bool = False) -> ssl.SSLContext:
+        built.append((ca_file, skip_verify))
+        return ssl.create_default_context()
+
+    monkeypatch.setattr(client_module, "tls_context", recording)
+    ca = _pem(tmp_path)
+    environ = {"SSL_CERT_FILE": str(ca)}
+    with connect("registry.test", environ=environ, home=tmp_path) as client:
+        assert client.options.ca_file == ca and not client.options.skip_tls_verify
+    mine = tmp_path / "mine.pem"
+    options = ClientOptions(ca_file=mine, skip_tls_verify=True, insecure=True)
+    with connect("registry.test", environ=environ, home=tmp_path, options=options) as client:
+        assert client.options.ca_file == mine and client.options.insecure
+    with connect("registry.test", environ={}, home=tmp_path) as client:
+        assert client.options.ca_file is None
+    assert built == [(ca, False), (mine, True), (None, False)]
+
+
+def test_token_server_certificate_failure_names_the_problem() -> None:
+    bad = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.test":
+            raise _tls_failure(request, bad)
+        realm = 'Bearer realm="https://auth.test/token",service="registry.test"'
+        return httpx.Response(401, headers={"WWW-Authenticate": realm})
+
+    client = RegistryClient(
+        "registry.test",
+        options=ClientOptions(retry=RetryPolicy(sleep=lambda _: None), insecure=True),
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(RegistryError, match=r"TLS certificate of the token server auth\.test"):
+        client.ping()
