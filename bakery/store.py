@@ -126,8 +126,10 @@ class Store:
             try:
                 fd = os.open(entry / ".lock", os.O_RDWR)
             except FileNotFoundError:
-                if time.time() - entry.stat().st_mtime > STALE_UNLOCKED_SECONDS:
-                    shutil.rmtree(entry, ignore_errors=True)
+                # another bake may remove its own directory (or an evicted rootfs) meanwhile
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - entry.stat().st_mtime > STALE_UNLOCKED_SECONDS:
+                        shutil.rmtree(entry, ignore_errors=True)
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
