@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from bakery.cli.options import err, out, store_option
 from bakery.pipeline.staleness import RecipePlan, Revoked, StoreState, plan_tree, plans_json
@@ -24,7 +25,7 @@ from bakery.recipe.tree import RecipeTree, load_tree
 REGISTRY_DB_FILE = "bakery.db"
 
 directory_argument = click.argument(
-    "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
+    "directory", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
 database_url_option = click.option(
     "--database-url",
@@ -103,10 +104,10 @@ def render_plan(planned: Planned) -> None:
     for plan in planned.plans:
         indent = "  " * graph.depth(plan.name)
         if plan.stale:
-            state, why = "[yellow]stale[/]", "; ".join(plan.reasons)
+            state, why = "[yellow]stale[/]", escape("; ".join(plan.reasons))
         else:
             state, why = "[green]fresh[/]", f"last bake {plan.digest}"
-        base = f" [dim](on {plan.base.ref})[/]" if plan.base.ref else ""
+        base = f" [dim](on {escape(plan.base.ref)})[/]" if plan.base.ref else ""
         out.print(f"{indent}[bold]{plan.name}[/]{base} {state}: {why}", highlight=False)
     stale = len(planned.stale())
     out.print(f"{stale} of {len(planned.plans)} recipes stale under {planned.tree.root}")

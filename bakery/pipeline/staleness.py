@@ -29,20 +29,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bakery.errors import LockError
+from bakery.errors import LockError, StoreError
 from bakery.oci.digest import sha256_digest
-from bakery.oci.layout import OCILayout
+from bakery.oci.mediatypes import ANN_REF_NAME
 from bakery.recipe.graph import RecipeGraph, tag_candidates
 from bakery.recipe.loader import LoadedRecipe
 from bakery.recipe.lock import LockedFile, lock_path_for
 from bakery.recipe.model import CopyStep, DebianBase, ImageBase, RecipeBase
-from bakery.result import BakeResult
 from bakery.rootfs.inputs import CopySource, copy_sources
-from bakery.rootfs.locking import plan_lock
+
+if TYPE_CHECKING:
+    from bakery.result import BakeResult
 
 PLANS_DIR = "plans"
 RECORD_VERSION: Literal[1] = 1
@@ -180,12 +181,23 @@ class StoreState:
 
     @classmethod
     def read(cls, store_root: Path) -> StoreState:
-        """The store at ``store_root``, read only (a store that does not exist is empty)."""
-        oci = store_root / "oci"
-        if not (oci / "index.json").is_file():
+        """The store at ``store_root``, read only (a store that does not exist is empty).
+
+        Its tags come straight from the layout's ``index.json`` (replaced by one rename, so
+        always whole): the layout's models would cost a sixth of a plan's time budget.
+        """
+        try:
+            index = json.loads((store_root / "oci" / "index.json").read_bytes())
+        except FileNotFoundError:
             return cls(root=store_root, tags={})
-        layout = OCILayout.open(oci, create=False)
-        return cls(root=store_root, tags={name: desc.digest for name, desc in layout.tags()})
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read the store's index at {store_root}: {exc}") from exc
+        tags = {}
+        for entry in index.get("manifests", []):
+            name = (entry.get("annotations") or {}).get(ANN_REF_NAME)
+            if name:
+                tags[name] = entry["digest"]
+        return cls(root=store_root, tags=tags)
 
     def resolve(self, ref: str) -> str | None:
         """The manifest digest ``ref`` names in the store (a tag or a digest), else None."""
@@ -309,13 +321,21 @@ def _base_digest(
         parent = records.get(base.recipe)
         return (parent.digest, True) if parent is not None else (None, False)
     if isinstance(base, ImageBase):
-        try:
-            locked = plan_lock(loaded, sources, locked=False).base_digest
-        except LockError:
-            locked = None  # the bake refuses such a lock; the plan reports what it can
-        digest = locked or store.resolve(base.image)
+        digest = _locked_base(loaded, sources) or store.resolve(base.image)
         return digest, digest is not None
     return None, True
+
+
+def _locked_base(loaded: LoadedRecipe, sources: dict[int, list[CopySource]]) -> str | None:
+    """The base digest a current lock pins (a bake uses it, not the tag), if any."""
+    if not lock_path_for(loaded.path).exists():
+        return None
+    from bakery.rootfs.locking import plan_lock  # the step cache's models: only with a lock
+
+    try:
+        return plan_lock(loaded, sources, locked=False).base_digest
+    except LockError:
+        return None  # the bake refuses such a lock; the plan reports what it can
 
 
 def _base_ref(loaded: LoadedRecipe) -> str:

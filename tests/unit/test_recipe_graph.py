@@ -120,9 +120,7 @@ def test_a_base_recipe_missing_from_the_tree_is_an_error_at_its_line() -> None:
 
 def test_a_base_recipe_must_sit_beside_its_child() -> None:
     with pytest.raises(RecipeError, match=r"recipe 't/a' is /tree/x/a.yaml, not beside"):
-        RecipeGraph.build(
-            [recipe("x/a.yaml", "t/a"), recipe("y/b.yaml", "t/b", "{recipe: t/a}")]
-        )
+        RecipeGraph.build([recipe("x/a.yaml", "t/a"), recipe("y/b.yaml", "t/b", "{recipe: t/a}")])
 
 
 def test_a_tree_holds_recipes_only(tmp_path: Path) -> None:

@@ -189,3 +189,10 @@ def test_a_store_that_does_not_exist_is_empty(tmp_path: Path) -> None:
     state = StoreState.read(tmp_path / "nowhere")
     assert state.tags == {} and state.resolve("t/root:1") is None
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_the_plan_looks_for_the_registry_where_the_registry_keeps_it() -> None:
+    from bakery.cli.planning import REGISTRY_DB_FILE
+    from bakery.registry.db import DB_FILE
+
+    assert REGISTRY_DB_FILE == DB_FILE
