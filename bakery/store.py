@@ -108,14 +108,21 @@ class Store:
         Directories left by a killed bake (no lock held) are removed first.
         """
         self.remove_stale_work()
-        path = self.work_root / uuid.uuid4().hex
-        path.mkdir()
-        lock_fd = os.open(path / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        name = uuid.uuid4().hex
+        path = self.work_root / name
+        # the lock is taken before the directory has it: a concurrent sweep never finds a live
+        # bake's lock free (the lock file starts beside it: sweeps look at directories only)
+        lock = self.work_root / f".{name}.lock"
+        lock_fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            path.mkdir()
+            os.rename(lock, path / ".lock")
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
             os.close(lock_fd)
 
     def remove_stale_work(self) -> None:
@@ -126,8 +133,10 @@ class Store:
             try:
                 fd = os.open(entry / ".lock", os.O_RDWR)
             except FileNotFoundError:
-                if time.time() - entry.stat().st_mtime > STALE_UNLOCKED_SECONDS:
-                    shutil.rmtree(entry, ignore_errors=True)
+                # another bake may remove its own directory (or an evicted rootfs) meanwhile
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - entry.stat().st_mtime > STALE_UNLOCKED_SECONDS:
+                        shutil.rmtree(entry, ignore_errors=True)
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 import click
 from rich.table import Table
 
+from bakery.cli.baking import BakeSettings, bake_recipe
 from bakery.cli.options import err, out, store_option
 from bakery.cli.render import ConsoleReporter, bake_json, bake_summary, human_size
 from bakery.disk.artifact import ARTIFACT_TYPE as DISK_ARTIFACT_TYPE
@@ -22,19 +21,9 @@ from bakery.oci.archive import export_docker_archive, export_oci_archive
 from bakery.oci.mediatypes import CONFIG_TYPES
 from bakery.oci.model import ImageManifest
 from bakery.pipeline.bake import BakeOptions, bake
-from bakery.pipeline.publish import Context as PublishContext
-from bakery.pipeline.publish import (
-    Published,
-    PublishOptions,
-    check_base,
-    check_revoked,
-    check_tags,
-    publish,
-)
-from bakery.recipe.loader import LoadedRecipe
+from bakery.pipeline.publish import PublishOptions
 from bakery.recipe.lock import lock_path_for, render_lock, write_lock
 from bakery.recipe.schema import render_schema
-from bakery.result import BakeResult
 from bakery.store import Store
 
 recipe_argument = click.argument(
@@ -43,7 +32,7 @@ recipe_argument = click.argument(
 
 
 @click.command("bake")
-@recipe_argument
+@click.argument("recipe", metavar="RECIPE|DIR", type=click.Path(exists=True, path_type=Path))
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.option("--no-cache", is_flag=True, help="Run every step; reuse nothing from the step cache.")
@@ -91,6 +80,18 @@ recipe_argument = click.argument(
     help="--registry-url and --push: trust the CA certificates in this PEM file for TLS "
     "(default: $SSL_CERT_FILE, else the certifi bundle).",
 )
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="DIR: bake only the stale recipes and those built on them (see `bakery plan DIR`).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="DIR: bake up to N recipes at a time, each after its base (default 1).",
+)
 def bake_command(
     recipe: Path,
     store_dir: Path,
@@ -107,73 +108,48 @@ def bake_command(
     push_to: str | None,
     insecure: bool,
     ca_file: Path | None,
+    changed: bool,
+    jobs: int | None,
 ) -> None:
     """Bake RECIPE into the local store, tag, sign, record and (with --push) push it.
 
     Uses RECIPE.lock (beside the recipe) when it exists and is current. Every recipe the
     bake bakes (a parent too) is signed (SLSA provenance, SBOM and scan attestations) and
     recorded in the metadata registry; only RECIPE's image is pushed.
+
+    With a directory, bakes every recipe under it, each after its base (`bakery plan DIR`
+    shows the order): --changed bakes only the stale ones, --jobs N bakes N at a time. A
+    failure stops the recipes built on the failed one only; all failures are listed at the end
+    and the exit code is 1 if any.
     """
-    from bakery.cli.recording import open_recorder  # the registry's libraries: not for --help
-
-    store = Store.open(store_dir)
-    publishing = PublishOptions(sign=not no_sign, key=key, push=push_to, insecure=insecure)
-    environ = dict(os.environ)
-    if ca_file is not None:  # --push reads its CA bundle from the environment it is given
-        environ["SSL_CERT_FILE"] = str(ca_file)
-    # opened with --no-record too: a base revoked in the registry is refused either way
-    recorder = open_recorder(store, environ, database_url, registry_url, ca_file=ca_file)
-    context = PublishContext(
-        store, environ, Path.home(), recorder, ConsoleReporter(err), record=not no_record
-    )
-    try:
-        _bake(recipe, context, publishing, no_cache, locked, no_scan, policy, as_json)
-    finally:
-        recorder.close()
-
-
-def _bake(
-    recipe: Path,
-    context: PublishContext,
-    publishing: PublishOptions,
-    no_cache: bool,
-    locked: bool,
-    no_scan: bool,
-    policy: Path | None,
-    as_json: bool,
-) -> None:
-    """Bake, publishing each recipe's result as it is tagged; print the summary."""
-    published: list[Published] = []
-    top = recipe.resolve()
-
-    def on_baked(result: BakeResult, loaded: LoadedRecipe, started: datetime) -> None:
-        done, notice = publish(
-            context,
-            result,
-            loaded.path,
-            publishing,
-            started=started,
-            finished=datetime.now(UTC),
-            push=loaded.path == top,
-        )
-        if notice:
-            err.print(f"[yellow]note:[/] {notice}", markup=True)
-        published.append(done)
-
-    options = BakeOptions(
-        store=context.store,
-        environ=context.environ,
+    settings = BakeSettings(
+        store_dir=store_dir.absolute(),
         use_cache=not no_cache,
         locked=locked,
         scan=not no_scan,
         policy=policy,
-        reporter=context.reporter,
-        on_baked=on_baked,
-        check_base=partial(check_base, context),
-        check_revoked=partial(check_revoked, context),
-        check_tags=partial(check_tags, context),
+        publishing=PublishOptions(sign=not no_sign, key=key, push=push_to, insecure=insecure),
+        record=not no_record,
+        database_url=database_url,
+        registry_url=registry_url,
+        ca_file=ca_file,
     )
-    result = bake(recipe, options)
+    if recipe.is_dir():
+        if push_to:
+            raise UserError(
+                "--push takes one recipe, not a directory",
+                hint="bake the directory, then `bakery push REF DEST` each image",
+            )
+        from bakery.cli.fleet import bake_tree
+
+        bake_tree(recipe, settings, changed=changed, jobs=jobs or 1, as_json=as_json)
+        return
+    if changed or jobs is not None:
+        raise UserError(
+            "--changed and --jobs are for a directory of recipes, not one recipe",
+            hint=f"bakery bake {recipe.parent} --changed --jobs 2",
+        )
+    result, published = bake_recipe(recipe, settings, ConsoleReporter(err))
     if as_json:
         click.echo(bake_json(result, published))
     else:

@@ -42,6 +42,11 @@ COMMANDS: dict[str, CommandEntry] = {
         "bake_command",
         "Bake RECIPE into the local store, tag, sign, record and (with --push) push it.",
     ),
+    "plan": CommandEntry(
+        "bakery.cli.planning",
+        "plan_command",
+        "Show the recipes under DIR in bake order, and which are stale and why.",
+    ),
     "lock": CommandEntry(
         "bakery.cli.commands",
         "lock_command",

@@ -27,6 +27,7 @@ from bakery.oci.model import Descriptor, ImageConfig, ImageManifest
 from bakery.pipeline import disks as disk_stage
 from bakery.pipeline import scanning
 from bakery.pipeline.report import Reporter, SilentReporter
+from bakery.pipeline.staleness import record_of, write_record
 from bakery.recipe.loader import LoadedRecipe, find_recipe_by_name, load_recipe
 from bakery.recipe.lock import Lock, LockedBase, LockedPackage, LockedStep
 from bakery.recipe.model import (
@@ -151,6 +152,7 @@ class Bake:
         self.steps_run = 0
         self.steps_cached = 0
         self._work: WorkTree | None = None
+        self._sources: dict[int, list[CopySource]] = {}
 
     # -- the pipeline ---------------------------------------------------------------------
 
@@ -161,9 +163,13 @@ class Bake:
         return result
 
     def _publish(self, result: BakeResult, started: datetime) -> None:
-        """Hand the result to ``on_baked`` (sign, record, push)."""
-        if self.options.on_baked is not None and not self.options.lock_mode:
+        """Hand the result to ``on_baked`` (sign, record, push); then note what it was made
+        from (``bakery plan`` reads it)."""
+        if self.options.lock_mode:
+            return
+        if self.options.on_baked is not None:
             self.options.on_baked(result, self.loaded, started)
+        write_record(self.store.root, record_of(self.loaded, self._sources, result))
 
     def _run(self) -> BakeResult:
         with self.store.work_dir() as work_dir:
@@ -226,6 +232,7 @@ class Bake:
             for i, step in enumerate(self.recipe.steps)
             if isinstance(step, CopyStep)
         }
+        self._sources = sources
         plan = plan_lock(
             self.loaded, sources, locked=self.options.locked, ignore=self.options.ignore_lock
         )
