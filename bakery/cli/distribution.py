@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.filesize import decimal
 
-from bakery.cli.options import ca_file_option, err, out, store_option
+from bakery.cli.options import ca_file_option, database_url_option, err, out, store_option
 from bakery.distribute import DEFAULT_JOBS
 
 # The client (httpx, pydantic) and the store are imported when a command runs, not for --help.
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from bakery.distribute.client import RegistryClient
-    from bakery.distribute.transfer import TransferResult
+    from bakery.distribute.transfer import Protected, TransferResult
 
 insecure_option = click.option(
     "--insecure",
@@ -152,6 +152,7 @@ def _report(verb: str, result: TransferResult, as_json: bool) -> None:
 @click.argument("ref")
 @click.argument("dest")
 @store_option
+@database_url_option
 @insecure_option
 @skip_verify_option
 @ca_file_option
@@ -162,6 +163,7 @@ def push_command(
     ref: str,
     dest: str,
     store_dir: Path,
+    database_url: str | None,
     insecure: bool,
     skip_tls_verify: bool,
     ca_file: Path | None,
@@ -173,7 +175,8 @@ def push_command(
 
     The image's referrers (SBOMs, scan results) and cosign .sig/.att/.sbom tags go with it.
     Without :TAG, DEST takes REF's tag. Credentials: BAKERY_REGISTRY_USERNAME/PASSWORD, else
-    ~/.docker/config.json (or $DOCKER_CONFIG) with its credential helpers.
+    ~/.docker/config.json (or $DOCKER_CONFIG) with its credential helpers. A tag the
+    metadata registry's tag rules make immutable (matched as REPO:TAG) is never moved.
     """
     from bakery.distribute.reference import Reference
     from bakery.distribute.transfer import push
@@ -182,8 +185,9 @@ def push_command(
     target = Reference.parse(dest)
     store = Store.open(store_dir)
     transport = _Transport(insecure, skip_tls_verify, ca_file, timeout)
+    protected = _protected(store_dir, database_url)
     with _client(target.registry, transport) as client, _Bar("push").shown() as bar:
-        result = push(store.oci, ref, target, client, progress=bar, jobs=jobs)
+        result = push(store.oci, ref, target, client, progress=bar, jobs=jobs, protected=protected)
     _report("pushed", result, as_json)
 
 
@@ -225,6 +229,8 @@ def pull_command(
 @click.command("copy")
 @click.argument("src")
 @click.argument("dest")
+@store_option
+@database_url_option
 @insecure_option
 @skip_verify_option
 @ca_file_option
@@ -234,6 +240,8 @@ def pull_command(
 def copy_command(
     src: str,
     dest: str,
+    store_dir: Path,
+    database_url: str | None,
     insecure: bool,
     skip_tls_verify: bool,
     ca_file: Path | None,
@@ -244,17 +252,41 @@ def copy_command(
     """Copy SRC to DEST, registry to registry, with referrers and cosign tags.
 
     Blobs are mounted when both are on the same registry, else streamed through (verified).
+    A tag the metadata registry's tag rules make immutable (matched as REPO:TAG) is never
+    moved.
     """
     from bakery.distribute.reference import Reference
     from bakery.distribute.transfer import copy
 
     source, target = Reference.parse(src), Reference.parse(dest)
     transport = _Transport(insecure, skip_tls_verify, ca_file, timeout)
+    protected = _protected(store_dir, database_url)
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(_client(source.registry, transport))
         writer = reader
         if target.registry != source.registry:
             writer = stack.enter_context(_client(target.registry, transport))
         bar = stack.enter_context(_Bar("copy").shown())
-        result = copy(source, target, reader, writer, progress=bar, jobs=jobs)
+        result = copy(source, target, reader, writer, progress=bar, jobs=jobs, protected=protected)
     _report("copied", result, as_json)
+
+
+def _protected(store_dir: Path, database_url: str | None) -> Protected | None:
+    """Whether a tag is immutable by the metadata registry's tag rules (None: no registry
+    here, so no rule)."""
+    from bakery.registry.db import DB_FILE
+
+    if database_url is None and not (store_dir / DB_FILE).exists():
+        return None
+    from functools import partial
+
+    from bakery.registry.db import open_registry
+    from bakery.registry.tags import protects, tag_rules
+
+    registry = open_registry(store_dir, database_url)
+    try:
+        with registry.read() as session:
+            patterns = tag_rules(session)
+    finally:
+        registry.dispose()
+    return partial(protects, patterns)

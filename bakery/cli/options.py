@@ -25,6 +25,12 @@ store_option = click.option(
     help="The local store (env BAKERY_STORE).",
 )
 
+database_url_option = click.option(
+    "--database-url",
+    envvar="BAKERY_DATABASE_URL",
+    help="The metadata registry's database (env BAKERY_DATABASE_URL) instead of the store's "
+    "SQLite.",
+)
 ca_file_option = click.option(
     "--ca-file",
     type=click.Path(dir_okay=False, path_type=Path),

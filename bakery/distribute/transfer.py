@@ -19,7 +19,7 @@ import contextlib
 import dataclasses
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -31,7 +31,7 @@ from bakery.distribute.client import (
     hash_stream,
 )
 from bakery.distribute.reference import Reference, fallback_tag
-from bakery.errors import ReferenceNotFound, RegistryError, StoreError, UserError
+from bakery.errors import ImmutableTag, ReferenceNotFound, RegistryError, StoreError, UserError
 from bakery.oci import mediatypes as mt
 from bakery.oci.layout import MAX_MANIFEST_SIZE, OCILayout
 from bakery.oci.model import Descriptor, ImageIndex, ImageManifest, parse_manifest
@@ -397,6 +397,25 @@ def _send_image(sender: _Sender, root: Descriptor, tag: str | None) -> None:
         sender.put_manifest(root, sender.origin.manifest(root), tag)
 
 
+#: whether ``repository:tag`` (the destination's repository path and tag) may never move
+Protected = Callable[[str], bool]
+
+
+def _refuse_a_move(
+    client: RegistryClient, dest: Reference, tag: str | None, digest: str, protected: Protected
+) -> None:
+    """ImmutableTag, before anything is sent, when ``dest``'s tag is protected and already
+    points at another manifest in the registry (read first: setting it again is fine)."""
+    if tag is None or not protected(f"{dest.repository}:{tag}"):
+        return
+    found = client.get_manifest(dest.repository, tag)
+    if found is not None and found.descriptor.digest != digest:
+        raise ImmutableTag(
+            f"{dest.with_tag(tag)} is immutable and points at {found.descriptor.digest[:19]}…",
+            hint="push under a new tag (immutable tags are never moved)",
+        )
+
+
 def push(
     layout: OCILayout,
     ref: str,
@@ -406,6 +425,7 @@ def push(
     progress: Progress | None = None,
     jobs: int = DEFAULT_JOBS,
     mount_from: str | None = None,
+    protected: Protected | None = None,
 ) -> TransferResult:
     """Push the image ``ref`` (a tag or digest in ``layout``) to ``dest`` with its referrers
     and cosign tags. ``dest`` without a tag takes ``ref``'s tag (none for a digest).
@@ -422,6 +442,8 @@ def push(
     if dest.digest is not None and dest.digest != root.digest:
         raise RegistryError(f"{ref} is {root.digest}, not the digest in {dest}")
     root = Descriptor(media_type=root.media_type, digest=root.digest, size=root.size)
+    if protected is not None:
+        _refuse_a_move(client, dest, tag, root.digest, protected)
     tally = _Tally()
     origin = LayoutOrigin(
         layout, local_repo, mount_from=mount_from or _base_repository(layout, root)
@@ -455,11 +477,14 @@ def copy(
     *,
     progress: Progress | None = None,
     jobs: int = DEFAULT_JOBS,
+    protected: Protected | None = None,
 ) -> TransferResult:
     """Copy ``src`` to ``dest`` registry to registry, with referrers and cosign tags. Blobs
     are mounted when both are on one registry, else streamed through (hashed on the way)."""
     root = _resolve_remote(source, src)
     tag = dest.tag or (src.tag if dest.digest is None else None)
+    if protected is not None:
+        _refuse_a_move(target, dest, tag, root.digest, protected)
     tally = _Tally()
     origin = RegistryOrigin(source, src.repository)
     sender = _Sender(origin, target, dest.repository, tally, progress or NullProgress(), jobs)

@@ -54,8 +54,12 @@ def current_tag(session: Session, repository_id: int, tag: str) -> m.TagEvent | 
 
 
 def is_immutable(session: Session, repo: str, tag: str) -> bool:
-    patterns = session.scalars(select(m.TagRule.pattern)).all()
-    return any(fnmatch.fnmatchcase(f"{repo}:{tag}", p) for p in patterns)
+    return protects(session.scalars(select(m.TagRule.pattern)).all(), f"{repo}:{tag}")
+
+
+def protects(patterns: Sequence[str], ref: str) -> bool:
+    """Whether one of the rules' ``patterns`` makes ``repository:tag`` immutable."""
+    return any(fnmatch.fnmatchcase(ref, p) for p in patterns)
 
 
 def record_tag(
