@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 import click
 from rich.filesize import decimal
 
-from bakery.cli.options import ca_file_option, database_url_option, err, out, store_option
+from bakery.cli.options import (
+    ca_file_option,
+    database_url_option,
+    err,
+    insecure_option,
+    out,
+    skip_verify_option,
+    store_option,
+)
 from bakery.distribute import DEFAULT_JOBS
 
 # The client (httpx, pydantic) and the store are imported when a command runs, not for --help.
@@ -22,32 +30,6 @@ if TYPE_CHECKING:
     from bakery.distribute.client import RegistryClient
     from bakery.distribute.transfer import Protected, TransferResult
 
-insecure_option = click.option(
-    "--insecure",
-    is_flag=True,
-    help="Allow plain HTTP to a registry that does not speak TLS (a loopback one always may). "
-    "TLS certificates are still verified.",
-)
-SKIP_VERIFY_WARNING = (
-    "warning: --insecure-skip-tls-verify: registry TLS certificates are NOT verified; "
-    "anyone on the network path can impersonate the registry"
-)
-
-
-def _warn_skip_verify(_: click.Context, __: click.Parameter, value: bool) -> bool:
-    if value:
-        err.print(SKIP_VERIFY_WARNING, style="bold red", markup=False)
-    return value
-
-
-skip_verify_option = click.option(
-    "--insecure-skip-tls-verify",
-    "skip_tls_verify",
-    is_flag=True,
-    callback=_warn_skip_verify,
-    help="DANGEROUS: do not verify registries' TLS certificates (warns on every use). "
-    "Prefer --ca-file.",
-)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout (for CI)."
 )

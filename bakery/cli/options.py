@@ -38,3 +38,29 @@ ca_file_option = click.option(
     help="Trust the CA certificates in this PEM file for TLS (default: $SSL_CERT_FILE, else "
     "the certifi bundle).",
 )
+insecure_option = click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow plain HTTP to a registry that does not speak TLS (a loopback one always may). "
+    "TLS certificates are still verified.",
+)
+SKIP_VERIFY_WARNING = (
+    "warning: --insecure-skip-tls-verify: registry TLS certificates are NOT verified; "
+    "anyone on the network path can impersonate the registry"
+)
+
+
+def _warn_skip_verify(_: click.Context, __: click.Parameter, value: bool) -> bool:
+    if value:
+        err.print(SKIP_VERIFY_WARNING, style="bold red", markup=False)
+    return value
+
+
+skip_verify_option = click.option(
+    "--insecure-skip-tls-verify",
+    "skip_tls_verify",
+    is_flag=True,
+    callback=_warn_skip_verify,
+    help="DANGEROUS: do not verify registries' TLS certificates (warns on every use). "
+    "Prefer --ca-file.",
+)

@@ -10,14 +10,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from bakery.cli.options import err, out, store_option
+from bakery.cli.options import (
+    ca_file_option,
+    err,
+    insecure_option,
+    out,
+    skip_verify_option,
+    store_option,
+)
 from bakery.errors import EXIT_FAILURE, UserError
 from bakery.oci.source import ContentSource, LayoutSource
 from bakery.sign.keys import (
@@ -37,6 +45,9 @@ from bakery.sign.verify import (
     report_json,
     verify_image,
 )
+
+if TYPE_CHECKING:
+    from bakery.sign.cosign import RegistryAccess
 from bakery.store import Store
 
 #: ``--type`` names (cosign's where it has one) and the predicate types they mean
@@ -52,11 +63,11 @@ key_option = click.option(
     help="A cosign.key (password in COSIGN_PASSWORD) or, for registry images, a KMS URI. "
     "Default: the store's development key.",
 )
-insecure_option = click.option(
-    "--allow-insecure-registry",
-    is_flag=True,
-    help="Registry images: allow plain HTTP / unverified TLS (a loopback test registry).",
-)
+
+
+def _access(insecure: bool, skip_tls_verify: bool) -> RegistryAccess:
+    """How cosign may reach a registry image's registry, from the options."""
+    return "skip-verify" if skip_tls_verify else "http" if insecure else "verified"
 
 
 def _password() -> bytes:
@@ -95,7 +106,10 @@ def _cosign_key(store: Store, key: str | None) -> tuple[str, bytes]:
 @store_option
 @key_option
 @insecure_option
-def sign_command(ref: str, store_dir: Path, key: str | None, allow_insecure_registry: bool) -> None:
+@skip_verify_option
+def sign_command(
+    ref: str, store_dir: Path, key: str | None, insecure: bool, skip_tls_verify: bool
+) -> None:
     """Sign REF by its manifest digest (a cosign signature, tag sha256-<hex>.sig).
 
     REF is an image of the store (NAME:TAG, NAME@sha256:…, a digest) or a registry digest
@@ -107,9 +121,7 @@ def sign_command(ref: str, store_dir: Path, key: str | None, allow_insecure_regi
 
         cosign = Cosign.locate(os.environ)
         cosign_key, password = _cosign_key(store, key)
-        cosign.sign(
-            ref, cosign_key, password=password, allow_insecure_registry=allow_insecure_registry
-        )
+        cosign.sign(ref, cosign_key, password=password, access=_access(insecure, skip_tls_verify))
         out.print(f"signed {ref} (cosign {cosign.version})")
         return
     from bakery.sign.local import sign_image
@@ -125,6 +137,7 @@ def sign_command(ref: str, store_dir: Path, key: str | None, allow_insecure_regi
 @store_option
 @key_option
 @insecure_option
+@skip_verify_option
 @click.option(
     "--type",
     "kind",
@@ -141,7 +154,8 @@ def attest_command(
     ref: str,
     store_dir: Path,
     key: str | None,
-    allow_insecure_registry: bool,
+    insecure: bool,
+    skip_tls_verify: bool,
     kind: str,
     predicate: Path | None,
 ) -> None:
@@ -165,7 +179,7 @@ def attest_command(
             predicate,
             kind if kind != "scan" else predicate_type,
             password=password,
-            allow_insecure_registry=allow_insecure_registry,
+            access=_access(insecure, skip_tls_verify),
         )
         out.print(f"attested {kind} for {ref} (cosign {cosign.version})")
         return
@@ -220,7 +234,9 @@ def _read_predicate(path: Path) -> dict[str, Any]:
     "--builder-id", default=DEFAULT_BUILDER_ID, show_default=True, help="The builder to demand."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-@click.option("--insecure", is_flag=True, help="Registry images: allow plain HTTP off loopback.")
+@insecure_option
+@skip_verify_option
+@ca_file_option
 @click.option(
     "--database-url",
     envvar="BAKERY_DATABASE_URL",
@@ -234,6 +250,8 @@ def verify_command(
     builder_id: str,
     as_json: bool,
     insecure: bool,
+    skip_tls_verify: bool,
+    ca_file: Path | None,
     database_url: str | None,
 ) -> None:
     """Check REF's signature, provenance, builder, scan (and policy) and its base images.
@@ -248,7 +266,8 @@ def verify_command(
         policy=load_policy(policy) if policy is not None else None,
         today=date.today(),
     )
-    source, digest, opener = _source(ref, store_dir, insecure)
+    access = ClientAccess(insecure=insecure, skip_tls_verify=skip_tls_verify, ca_file=ca_file)
+    source, digest, opener = _source(ref, store_dir, access)
     report = verify_image(source, digest, options, open_source=opener)
     report = _with_revocations(report, store_dir, database_url)
     if as_json:
@@ -295,7 +314,18 @@ def _with_revocations(
         registry.dispose()
 
 
-def _source(ref: str, store_dir: Path, insecure: bool) -> tuple[ContentSource, str, SourceOpener]:
+@dataclass(frozen=True)
+class ClientAccess:
+    """How ``verify`` reaches registries: plain HTTP allowed, TLS unverified, a CA file."""
+
+    insecure: bool
+    skip_tls_verify: bool
+    ca_file: Path | None
+
+
+def _source(
+    ref: str, store_dir: Path, access: ClientAccess
+) -> tuple[ContentSource, str, SourceOpener]:
     """Where REF's signatures live, its digest, and how to open a base image's repository."""
     if not is_registry_ref(ref):
         layout = Store.open(store_dir).oci
@@ -311,11 +341,14 @@ def _source(ref: str, store_dir: Path, insecure: bool) -> tuple[ContentSource, s
     from bakery.distribute.source import RegistrySource
 
     parsed = Reference.parse(ref)
+    options = ClientOptions(
+        insecure=access.insecure, skip_tls_verify=access.skip_tls_verify, ca_file=access.ca_file
+    )
     client = connect(
         parsed.registry,
         environ=os.environ,
         home=Path.home(),
-        options=ClientOptions(insecure=insecure),
+        options=options,
     )
     source = RegistrySource(client, parsed.repository)
     digest = parsed.digest
@@ -333,7 +366,7 @@ def _source(ref: str, store_dir: Path, insecure: bool) -> tuple[ContentSource, s
                     other.registry,
                     environ=os.environ,
                     home=Path.home(),
-                    options=ClientOptions(insecure=insecure),
+                    options=options,
                 )
                 return RegistrySource(host, other.repository)
             return RegistrySource(client, other.repository)

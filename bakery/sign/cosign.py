@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from bakery import proc
 from bakery.errors import SignatureError, ToolError, UserError
@@ -92,7 +92,7 @@ class Cosign:
         key: str,
         *,
         password: bytes = b"",
-        allow_insecure_registry: bool = False,
+        access: RegistryAccess = "verified",
         annotations: Mapping[str, str] | None = None,
     ) -> None:
         """``cosign sign`` the digest reference ``image`` with a key file or KMS URI."""
@@ -104,7 +104,7 @@ class Cosign:
                 key,
                 "-y",
                 *OFFLINE_SIGN_FLAGS,
-                *_insecure(allow_insecure_registry),
+                *_access_flags(access),
                 *extra,
                 _digest_ref(image),
             ],
@@ -119,7 +119,7 @@ class Cosign:
         predicate_type: str,
         *,
         password: bytes = b"",
-        allow_insecure_registry: bool = False,
+        access: RegistryAccess = "verified",
     ) -> None:
         """``cosign attest`` a predicate file (``--type``: a cosign alias or a URI)."""
         self._run(
@@ -133,18 +133,18 @@ class Cosign:
                 "--type",
                 predicate_type,
                 *OFFLINE_SIGN_FLAGS,
-                *_insecure(allow_insecure_registry),
+                *_access_flags(access),
                 _digest_ref(image),
             ],
             password=password,
         )
 
     def verify(
-        self, image: str, public_key: str, *, allow_insecure_registry: bool = False
+        self, image: str, public_key: str, *, access: RegistryAccess = "verified"
     ) -> list[Any]:
         """``cosign verify``: the verified payloads, or SignatureError with cosign's reason."""
         args = ["verify", "--key", public_key, *OFFLINE_VERIFY_FLAGS, "--output", "json"]
-        return self._verified(image, [*args, *_insecure(allow_insecure_registry)])
+        return self._verified(image, [*args, *_access_flags(access)])
 
     def verify_attestation(
         self,
@@ -152,7 +152,7 @@ class Cosign:
         public_key: str,
         predicate_type: str,
         *,
-        allow_insecure_registry: bool = False,
+        access: RegistryAccess = "verified",
     ) -> list[Any]:
         """``cosign verify-attestation --type``: the verified envelopes, or SignatureError."""
         args = [
@@ -163,7 +163,7 @@ class Cosign:
             predicate_type,
             *OFFLINE_VERIFY_FLAGS,
         ]
-        return self._verified(image, [*args, *_insecure(allow_insecure_registry)])
+        return self._verified(image, [*args, *_access_flags(access)])
 
     def _verified(self, image: str, args: list[str]) -> list[Any]:
         done = self._run([*args, image], check=False)
@@ -187,8 +187,17 @@ def _digest_ref(image: str) -> str:
     return image
 
 
-def _insecure(allow: bool) -> list[str]:
-    return ["--allow-insecure-registry"] if allow else []
+#: how cosign may reach a registry: TLS verified; plain HTTP allowed (``--insecure``); TLS
+#: not verified (``--insecure-skip-tls-verify``: cosign's ``--allow-insecure-registry``)
+RegistryAccess = Literal["verified", "http", "skip-verify"]
+
+
+def _access_flags(access: RegistryAccess) -> list[str]:
+    return {
+        "verified": [],
+        "http": ["--allow-http-registry"],
+        "skip-verify": ["--allow-insecure-registry"],
+    }[access]
 
 
 def _plain(environ: Mapping[str, str]) -> dict[str, str]:

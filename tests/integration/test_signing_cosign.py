@@ -144,7 +144,7 @@ def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: Registry) 
     ref = f"{registry.host}/team/app@{image.digest}"
 
     tool = Cosign.locate(os.environ)  # the adapter: version checked, offline flags, digest only
-    tool.sign(ref, str(keys / "cosign.key"), password=b"s3cret", allow_insecure_registry=True)
+    tool.sign(ref, str(keys / "cosign.key"), password=b"s3cret", access="http")
     predicate = tmp_path / "provenance.json"
     predicate.write_text(json.dumps(PROVENANCE))
     tool.attest(
@@ -153,13 +153,13 @@ def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: Registry) 
         predicate,
         "slsaprovenance1",
         password=b"s3cret",
-        allow_insecure_registry=True,
+        access="http",
     )
-    assert tool.verify(ref, str(keys / "cosign.pub"), allow_insecure_registry=True)
+    assert tool.verify(ref, str(keys / "cosign.pub"), access="http")
     with pytest.raises(UserError, match="never a tag"):
         tool.sign(f"{registry.host}/team/app:1", str(keys / "cosign.key"), password=b"s3cret")
     with pytest.raises(ToolError):  # wrong password: cosign refuses, the password is not shown
-        tool.sign(ref, str(keys / "cosign.key"), password=b"wrong", allow_insecure_registry=True)
+        tool.sign(ref, str(keys / "cosign.key"), password=b"wrong", access="http")
 
     back = new_layout(tmp_path / "back")
     for tag in ("1", signature_tag(image.digest), attestation_tag(image.digest)):
@@ -174,7 +174,7 @@ def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: Registry) 
     assert not find_signatures(source, image.digest, [other]).valid
     assert not find_attestations(source, image.digest, [other]).statements
     with pytest.raises(SignatureError):
-        tool.verify(ref, str(tmp_path / "other" / "cosign.pub"), allow_insecure_registry=True)
+        tool.verify(ref, str(tmp_path / "other" / "cosign.pub"), access="http")
 
     # a key made by `cosign generate-key-pair` signs natively, and cosign accepts the result
     signer = load_signing_key(keys / "cosign.key", b"s3cret")
@@ -183,7 +183,7 @@ def test_bakery_verifies_what_cosign_signed(tmp_path: Path, registry: Registry) 
     for tag in ("2", signature_tag(other_image.digest)):
         skopeo_copy(f"oci:{back.root}:team/app:{tag}", f"{remote}:{tag}")
     second = f"{registry.host}/team/app@{other_image.digest}"
-    assert tool.verify(second, str(keys / "cosign.pub"), allow_insecure_registry=True)
+    assert tool.verify(second, str(keys / "cosign.pub"), access="http")
 
 
 def test_bakery_verifies_cosign_3_bundles(tmp_path: Path, registry: Registry) -> None:
@@ -263,7 +263,7 @@ def test_cli_signs_registry_images_through_cosign(tmp_path: Path, registry: Regi
     # a KMS-style URI is passed through untouched: cosign's env:// provider reads the key
     env = {"COSIGN_PASSWORD": password, "SIGN_TEST_KEY": (keys / "cosign.key").read_text()}
     signed = bakery(
-        "sign", ref, "--key", "env://SIGN_TEST_KEY", "--allow-insecure-registry", "--store", store,
+        "sign", ref, "--key", "env://SIGN_TEST_KEY", "--insecure", "--store", store,
         env=env,
     )  # fmt: skip
     assert signed.returncode == 0, signed.stderr
