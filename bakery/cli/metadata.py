@@ -102,7 +102,7 @@ def actor_option(func: F) -> F:
     )(func)
 
 
-def _who(actor: str | None) -> str:
+def actor_or_user(actor: str | None) -> str:
     return actor or getpass.getuser()
 
 
@@ -115,7 +115,7 @@ def _table(columns: list[str], rows: list[list[Any]]) -> Table:
     return table
 
 
-def _short(digest: str | None) -> str:
+def short_digest(digest: str | None) -> str:
     return (digest[:19] + "…") if digest else "-"
 
 
@@ -334,7 +334,7 @@ def tag_rules_add(pattern: str, actor: str | None, target: Target) -> None:
     """Make tags matching PATTERN (a glob over REPOSITORY:TAG, e.g. 'golden/*:1.*') immutable."""
     from bakery.registry.tags import add_tag_rule
 
-    entry = target.write(lambda r: add_tag_rule(r, pattern, actor=_who(actor)))
+    entry = target.write(lambda r: add_tag_rule(r, pattern, actor=actor_or_user(actor)))
     target.emit({"pattern": pattern, "audit_entry": entry}, f"immutable: {pattern}")
 
 
@@ -373,7 +373,7 @@ def promote_command(
     """Point --channel of REF's repository at REF (signed, scanned, passing, not revoked)."""
     from bakery.registry.channels import promote
 
-    who = _who(actor)
+    who = actor_or_user(actor)
     done = target.write(
         lambda r: promote(
             r, ref, channel, reason=reason, actor=who, require_channel=require_channel
@@ -394,7 +394,7 @@ def rollback_command(
     """Point --channel back at its previous assignment (REPOSITORY when several have it)."""
     from bakery.registry.channels import rollback
 
-    who = _who(actor)
+    who = actor_or_user(actor)
     done = target.write(lambda r: rollback(r, channel, repo=repository, reason=reason, actor=who))
     _show_assignment(target, done)
 
@@ -419,7 +419,7 @@ def channel_history(channel: str, repository: str | None, target: Target) -> Non
             r.at.isoformat(timespec="seconds"),
             r.action,
             r.digest,
-            _short(r.previous),
+            short_digest(r.previous),
             r.actor,
             r.reason,
         ],
@@ -436,7 +436,7 @@ def revoke_command(ref: str, reason: str, cascade: bool, actor: str | None, targ
     """Revoke REF: it can no longer be promoted, verified or used as a base."""
     from bakery.registry.revocation import revoke
 
-    who = _who(actor)
+    who = actor_or_user(actor)
     done = target.write(lambda r: revoke(r, ref, reason=reason, actor=who, cascade=cascade))
     text = f"revoked {len(done.revoked)} artifacts; {done.channel_fallbacks} channels fell back"
     target.emit(done.to_json(), text)
@@ -484,7 +484,7 @@ def audit_verify(actor: str | None, target: Target) -> None:
     from bakery.registry.db import trusted_verifiers
 
     store = target.store_dir.absolute()
-    who = _who(actor)
+    who = actor_or_user(actor)
     with opened(target.store_dir, target.database_url) as registry:
         keys = trusted_verifiers(store, registry.signer)
         report, run = verify_and_record(registry, keys, store / VERIFIED_CHECKPOINT, started_by=who)
@@ -517,7 +517,7 @@ def audit_verifications(limit: int, target: Target) -> None:
             v.state,
             v.ok,
             v.checked_size,
-            _short(v.root_hash),
+            short_digest(v.root_hash),
             v.started_at,
             v.started_by,
             v.finished_at,
@@ -568,7 +568,7 @@ def tokens_create(
     if no_expiry and expires_in is not None:
         raise UserError("--expires-in and --no-expiry contradict each other", hint="give one")
     lifetime = None if no_expiry else parse_lifetime(expires_in) if expires_in else DEFAULT_LIFETIME
-    who = _who(actor)
+    who = actor_or_user(actor)
     raw, info = target.write(lambda r: create_token(r, name, role, actor=who, expires_at=lifetime))
     until = f"expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else "never expires"
     text = f"{raw}\n(shown once: store it now; the registry keeps only its hash; it {until})"
@@ -606,7 +606,7 @@ def tokens_revoke(token_id: str, actor: str | None, target: Target) -> None:
     """Revoke the token ID (as `tokens list` shows it) for good; the audit log records it."""
     from bakery.registry.tokens import revoke_token
 
-    who = _who(actor)
+    who = actor_or_user(actor)
     info = target.write(lambda r: revoke_token(r, token_id, actor=who))
     target.emit(info.to_json(), f"revoked token {info.id} ({info.name}, {info.role})")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from bakery.cli.metadata import Target, _short, _who, actor_option, registry_options
+from bakery.cli.metadata import Target, actor_option, actor_or_user, registry_options, short_digest
 
 
 @click.group("trust")
@@ -36,7 +36,7 @@ def trust_add(public_key: Path, pattern: str, actor: str | None, target: Target)
     from bakery.sign.keys import load_public_key
 
     key = load_public_key(public_key)
-    who = _who(actor)
+    who = actor_or_user(actor)
     done = target.write(lambda r: trust_key(r, key, pattern, actor=who))
     target.emit(done.to_json(), f"trusted key {done.key_id[:16]}… for {pattern} (id {done.id})")
 
@@ -70,7 +70,7 @@ def trust_withdraw(trusted_id: int, reason: str, actor: str | None, target: Targ
     """Trust the key of TRUSTED_ID (see `bakery trust list`) no more."""
     from bakery.registry.trust import distrust_key
 
-    who = _who(actor)
+    who = actor_or_user(actor)
     done = target.write(lambda r: distrust_key(r, trusted_id, reason=reason, actor=who))
     target.emit(done.to_json(), f"key {done.key_id[:16]}… is trusted for {done.pattern} no more")
 
@@ -104,13 +104,13 @@ def trust_rule(
     from bakery.scan.policy import load_policy
 
     loaded = load_policy(policy) if policy is not None else None
-    who = _who(actor)
+    who = actor_or_user(actor)
     done = target.write(
         lambda r: set_rule(
             r, repository, channel, required_keys=list(required_keys), policy=loaded, actor=who
         )
     )
-    keys = ", ".join(_short(k) for k in done.required_keys) or "any trusted key"
+    keys = ", ".join(short_digest(k) for k in done.required_keys) or "any trusted key"
     policy_text = "a policy" if done.policy else "the recipe's verdict"
     target.emit(
         done.to_json(), f"{repository} → {channel}: signed by {keys}; scan judged by {policy_text}"

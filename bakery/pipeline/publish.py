@@ -241,10 +241,16 @@ def _record(
 
 
 def check_revoked(context: Context, ref: str, digest: str) -> None:
-    """Refuse a parent recipe's image the metadata registry knows as revoked, before it is
-    signed or recorded again."""
-    if context.recorder is not None:
-        context.recorder.ensure_not_revoked(digest, what=f"base {ref}")
+    """Refuse a base the metadata registry knows as revoked (a parent recipe's image before
+    it is signed or recorded again); with no registry to ask and ``--no-record``, say so."""
+    asked = context.recorder is not None and context.recorder.ensure_not_revoked(
+        digest, what=f"base {ref}"
+    )
+    if not asked and not context.record:
+        context.reporter.warning(
+            f"base {ref} was not checked for revocation: there is no metadata registry "
+            "(no bakery.db in the store, no --database-url or --registry-url)"
+        )
 
 
 def check_tags(context: Context, moves: Mapping[str, str]) -> None:
@@ -257,14 +263,8 @@ def check_base(context: Context, base: BaseToCheck) -> None:
     """Refuse a base before anything is built on it: one not signed by a key its recipe's
     ``signedBy`` names (its own bases too), or one the metadata registry knows as revoked."""
     _check_signed(context.store, base)
-    asked = context.recorder is not None and context.recorder.ensure_not_revoked(
-        base.digest, what=f"base {base.ref}"
-    )
-    if not asked and not context.record:
-        context.reporter.warning(
-            f"base {base.ref} was not checked for revocation: there is no metadata registry "
-            "(no bakery.db in the store, no --database-url or --registry-url)"
-        )
+    if base.kind != "recipe":  # a parent recipe's image was asked before it was published
+        check_revoked(context, base.ref, base.digest)
 
 
 def _check_signed(store: Store, base: BaseToCheck) -> None:

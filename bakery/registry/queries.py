@@ -20,7 +20,7 @@ from bakery.registry import models as m
 from bakery.registry.current import channels_of, revoked_ids
 from bakery.registry.lineage import MAX_DEPTH, edges_among, parents_of, walk
 from bakery.registry.refs import resolve
-from bakery.registry.signatures import SLSA_PROVENANCE, signatures_of
+from bakery.registry.signatures import signatures_of
 from bakery.registry.versionkey import ECOSYSTEM_OF_TYPE, try_version_key
 from bakery.registry.views import (
     BuildRow,
@@ -32,6 +32,7 @@ from bakery.registry.views import (
     ProvenanceView,
     VulnHit,
 )
+from bakery.sign.intoto import SLSA_PROVENANCE_V1
 
 MAX_LIMIT = 10_000
 _OPS = ("<=", ">=", "==", "<", ">", "=")
@@ -304,7 +305,7 @@ def provenance_of(session: Session, artifact: m.Artifact) -> ProvenanceView:
     signed = signatures_of(session, artifact.id)
     return ProvenanceView(
         builds=builds(session, m.Build.artifact_id == artifact.id, limit=100),
-        attestations=[v for v in signed if v.predicate_type == SLSA_PROVENANCE],
+        attestations=[v for v in signed if v.predicate_type == SLSA_PROVENANCE_V1],
         parents=parents_of(session, artifact),
     )
 
@@ -348,7 +349,7 @@ def evidence_report(session: Session, *, limit: int = 100) -> EvidenceReport:
     provenance = exists().where(
         sig.artifact_id == m.Artifact.id,
         sig.kind == "attestation",
-        sig.predicate_type == SLSA_PROVENANCE,
+        sig.predicate_type == SLSA_PROVENANCE_V1,
     )
     scanned = exists().where(m.Scan.artifact_id == m.Artifact.id)
     in_channel = _current_channel_artifacts(session)

@@ -17,9 +17,7 @@ from bakery.registry.refs import check_text, repository_of, resolve
 from bakery.registry.trust import trusted_for
 from bakery.registry.views import SignatureView
 from bakery.sign.evidence import SignedObject, verify_signed
-from bakery.sign.intoto import BAKERY_SCAN_V1, SLSA_PROVENANCE_V1
-
-SLSA_PROVENANCE = SLSA_PROVENANCE_V1
+from bakery.sign.intoto import BAKERY_SCAN_V1
 
 
 def record_signature(
